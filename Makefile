@@ -1,0 +1,40 @@
+# Two entry points: `make demo` and `make test` (see README.md). Both create and reuse .venv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+ASSIGNMENTS := $(shell $(PYTHON) -c "import course_config; print(' '.join(course_config.ASSIGNMENTS))")
+
+.PHONY: demo test test-fast release solutions samples check-generated clean
+
+$(BIN)/.installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+venv: $(BIN)/.installed
+
+# The student release, made by nbgrader from assignments/ (never edit release/ by hand).
+release: venv
+	for a in $(ASSIGNMENTS); do nbgrader generate_assignment $$a --force --log-level=WARN || exit 1; done
+
+# The executed reference solutions, made by nbgrader from assignments/.
+solutions: venv
+	for a in $(ASSIGNMENTS); do nbgrader generate_solution $$a --force --log-level=WARN || exit 1; done
+
+# Build the release, then grade the sample submissions (reference, blank, partial) and print grades.
+demo: release
+	$(BIN)/python -m autograder demo
+
+# All tests: the fast ones first, then the slow end-to-end ones on the real data.
+test: venv
+	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m slow
+
+test-fast: venv
+	$(BIN)/python -m pytest -m "not slow"
+
+clean:
+	rm -rf build submitted autograded feedback gradebook.db

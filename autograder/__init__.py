@@ -1,0 +1,1 @@
+"""The course's grader: hidden checks per lab and the code that grades submissions (instructors only)."""

@@ -1,0 +1,26 @@
+"""Fixtures shared by every lab's hidden checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import course_config
+from autograder.checkrun import CheckInputs, Submission
+
+
+@pytest.fixture(scope="session")
+def submission() -> Submission:
+    """The student's functions, rebuilt from the notebook after the checks were imported."""
+    return CheckInputs.load_submission()
+
+
+@pytest.fixture(scope="session")
+def exports() -> dict:
+    """Values read out of the student's kernel after the notebook ran (data only, untrusted)."""
+    return CheckInputs.exports
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(course_config.SEED)

@@ -1,0 +1,324 @@
+"""Hidden checks of the IMDB sentiment lab.
+
+Every check calls the student's functions (rebuilt from the notebook) on the grader's own data and
+converts what comes back into plain numpy values before comparing: a returned object never gets
+to decide whether it equals the expected one. The test accuracy comes from the grader's own
+training run of the student's `build_model()`, never from the notebook.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import course_config
+from autograder.checks import check
+from autograder.grader_data import load_imdb_data, multi_hot
+
+NUM_WORDS = course_config.IMDB_NUM_WORDS
+EPOCHS_IN_NOTEBOOK = 20
+ACCURACY_KEYS = ("accuracy", "acc", "binary_accuracy")
+VARIANTS = {  # the textbook's further experiments: name -> build_variant arguments
+    "1_hidden_layer": {"hidden_layers": 1},
+    "3_hidden_layers": {"hidden_layers": 3},
+    "32_units": {"units": 32},
+    "64_units": {"units": 64},
+    "mse_loss": {"loss": "mse"},
+    "tanh_activation": {"activation": "tanh"},
+}
+VARIANT_DEFAULTS = {"hidden_layers": 2, "units": 16, "activation": "relu", "loss": "binary_crossentropy"}
+
+tf.config.threading.set_intra_op_parallelism_threads(course_config.NUM_THREADS)
+tf.config.threading.set_inter_op_parallelism_threads(course_config.NUM_THREADS)
+tf.config.experimental.enable_op_determinism()
+
+
+@pytest.fixture(scope="module")
+def imdb():
+    return load_imdb_data()
+
+
+@pytest.fixture(scope="module")
+def grader_run(submission, imdb):
+    """The grader's own training run of the student's build_model()."""
+    return train_and_evaluate(submission.function("build_model"), imdb, course_config.SEED)
+
+
+def train_and_evaluate(build_model, imdb, seed: int) -> dict:
+    """The course protocol: fit on all training reviews, accuracy computed here from predictions."""
+    keras.utils.set_random_seed(seed)
+    model = require_model(build_model(), "build_model()")
+    history = model.fit(
+        imdb.x_train, imdb.y_train, epochs=course_config.IMDB_RETRAIN_EPOCHS,
+        batch_size=course_config.IMDB_BATCH_SIZE, verbose=0,
+    )
+    probabilities = predictions(model, imdb.x_test)
+    accuracy = float(np.mean((probabilities > 0.5) == (imdb.y_test > 0.5)))
+    return {"history": plain_history(history), "test_accuracy": accuracy}
+
+
+def require_model(model, produced_by: str) -> keras.Model:
+    assert isinstance(model, keras.Model), (
+        f"{produced_by} returned {type(model).__name__}, not a Keras model. Return the model object."
+    )
+    return model
+
+
+def predictions(model: keras.Model, x: np.ndarray) -> np.ndarray:
+    output = np.asarray(model.predict(x, batch_size=2048, verbose=0), dtype=np.float64)
+    assert output.shape == (len(x), 1), f"The model predicts shape {output.shape}; expected ({len(x)}, 1)."
+    return output[:, 0]
+
+
+def plain_history(history) -> dict[str, list[float]]:
+    return {str(key): [float(v) for v in values] for key, values in dict(history.history).items()}
+
+
+def dense_layers(model: keras.Model) -> list[keras.layers.Dense]:
+    return [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+
+
+def activation_name(layer: keras.layers.Layer) -> str:
+    return getattr(layer.activation, "__name__", type(layer.activation).__name__)
+
+
+def loss_name(loss) -> str:
+    names = {"binary_crossentropy": "binary_crossentropy", "mse": "mean_squared_error",
+             "mean_squared_error": "mean_squared_error"}
+    if isinstance(loss, str):
+        return names.get(loss, loss)
+    if isinstance(loss, keras.losses.BinaryCrossentropy) or loss is keras.losses.binary_crossentropy:
+        return "binary_crossentropy"
+    if isinstance(loss, keras.losses.MeanSquaredError) or loss is keras.losses.mean_squared_error:
+        return "mean_squared_error"
+    return type(loss).__name__
+
+
+def assert_architecture(model, hidden_layers: int, units: int, activation: str, produced_by: str):
+    layers = dense_layers(model)
+    expected = [units] * hidden_layers + [1]
+    got = [layer.units for layer in layers]
+    assert got == expected, f"{produced_by}: Dense layer sizes are {got}; expected {expected}."
+    assert all(len(layer.input.shape) == 2 for layer in layers[:1]) and layers[0].input.shape[-1] == NUM_WORDS, (
+        f"{produced_by}: the first layer should take {NUM_WORDS} inputs (keras.Input(shape=({NUM_WORDS},)))."
+    )
+    activations = [activation_name(layer) for layer in layers]
+    expected_activations = [activation] * hidden_layers + ["sigmoid"]
+    assert activations == expected_activations, (
+        f"{produced_by}: activations are {activations}; expected {expected_activations}."
+    )
+
+
+def assert_compiled_for_binary_classification(model, produced_by: str, loss: str = "binary_crossentropy"):
+    assert model.optimizer is not None and model.compiled, f"{produced_by}: compile the model before returning it."
+    assert isinstance(model.optimizer, keras.optimizers.RMSprop), (
+        f"{produced_by}: the optimizer is {type(model.optimizer).__name__}; use rmsprop."
+    )
+    assert loss_name(model.loss) == loss_name(loss), (
+        f"{produced_by}: the loss is {loss_name(model.loss)}; expected {loss_name(loss)}."
+    )
+
+
+# --- decode_review -------------------------------------------------------------------------------
+
+
+@check(points=1, cell="test_decode_review")
+def test_decode_review_matches_word_index(submission, imdb, rng):
+    """decode_review turns indices back into words, '?' for the reserved indices 0-2."""
+    decode_review = submission.function("decode_review")
+    reverse = {rank: word for word, rank in imdb.word_index.items()}
+    for row in rng.choice(len(imdb.train_sequences), size=3, replace=False):
+        sequence = list(imdb.train_sequences[row])
+        expected = " ".join(reverse.get(i - 3, "?") for i in sequence)
+        result = decode_review(sequence, imdb.word_index)
+        assert type(result) is str, f"decode_review returned {type(result).__name__}; return a str."
+        assert str.__eq__(result, expected), (
+            "decode_review gives different words than the word index: remember the offset of 3 "
+            "(0 = padding, 1 = start, 2 = unknown) and join the words with single spaces."
+        )
+
+
+# --- vectorize_sequences -------------------------------------------------------------------------
+
+
+@check(points=1, cell="test_vectorize_sequences")
+def test_vectorize_shape_and_dtype(submission, rng):
+    """vectorize_sequences returns an (n, dimension) numeric array."""
+    vectorize = submission.function("vectorize_sequences")
+    sequences = [list(rng.integers(0, 100, size=rng.integers(1, 20))) for _ in range(7)]
+    for dimension in (100, 10_000):
+        result = vectorize(sequences, dimension) if dimension != 10_000 else vectorize(sequences)
+        assert isinstance(result, np.ndarray), f"vectorize_sequences returned {type(result).__name__}; return a numpy array."
+        assert result.shape == (7, dimension), f"Shape is {result.shape}; expected (len(sequences), {dimension})."
+        assert np.issubdtype(result.dtype, np.number), (
+            f"dtype is {result.dtype}; use a numeric type (float32 is what Keras computes in)."
+        )
+
+
+@check(points=1, cell="test_vectorize_sequences")
+def test_vectorize_exact_multi_hot(submission, rng):
+    """vectorize_sequences sets exactly the indices that occur, once, in the right row."""
+    vectorize = submission.function("vectorize_sequences")
+    dimension = 50
+    sequences = [[3, 3, 3, 7], [], [dimension - 1, 0], list(rng.integers(0, dimension, size=30))]
+    result = np.asarray(vectorize(sequences, dimension), dtype=np.float64)
+    expected = multi_hot(sequences, dimension, dtype=np.float64)
+    assert result.shape == expected.shape, f"Shape is {result.shape}; expected {expected.shape}."
+    assert np.array_equal(result, expected), (
+        "Rows differ from the multi-hot encoding: each row must hold 1.0 at every index in its "
+        "sequence (repeated indices still give 1.0, an empty sequence gives a row of zeros) and 0 elsewhere."
+    )
+
+
+# --- build_model ---------------------------------------------------------------------------------
+
+
+@check(points=1, cell="test_build_model")
+def test_build_model_architecture(submission):
+    """build_model: 10000 inputs, Dense 16 relu, Dense 16 relu, Dense 1 sigmoid."""
+    model = require_model(submission.function("build_model")(), "build_model()")
+    assert_architecture(model, hidden_layers=2, units=16, activation="relu", produced_by="build_model()")
+
+
+@check(points=1, cell="test_build_model")
+def test_build_model_compiled(submission, rng):
+    """build_model is compiled with rmsprop and binary cross-entropy and predicts (n, 1)."""
+    model = require_model(submission.function("build_model")(), "build_model()")
+    assert_compiled_for_binary_classification(model, "build_model()")
+    probabilities = predictions(model, rng.integers(0, 2, size=(5, NUM_WORDS)).astype(np.float32))
+    assert np.all((probabilities >= 0) & (probabilities <= 1)), "Outputs should be probabilities in [0, 1]."
+
+
+@check(points=1, cell="test_build_model")
+def test_build_model_with_objects(submission):
+    """build_model_with_objects: same network, compiled with RMSprop / BinaryCrossentropy objects."""
+    model = require_model(submission.function("build_model_with_objects")(), "build_model_with_objects()")
+    assert_architecture(model, 2, 16, "relu", "build_model_with_objects()")
+    assert_compiled_for_binary_classification(model, "build_model_with_objects()")
+    assert not isinstance(model.loss, str), (
+        "build_model_with_objects(): pass a loss object, e.g. keras.losses.BinaryCrossentropy()."
+    )
+    learning_rate = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+    assert math.isclose(learning_rate, 0.001, rel_tol=1e-6), (
+        f"build_model_with_objects(): learning rate is {learning_rate}; use "
+        "keras.optimizers.RMSprop(learning_rate=0.001) (Keras 3 rejects the old `lr=`)."
+    )
+
+
+# --- split_validation ----------------------------------------------------------------------------
+
+
+@check(points=1, cell="test_split_validation")
+def test_split_holds_out_the_first_samples(submission, rng):
+    """split_validation holds out the first n_val samples and trains on the rest."""
+    split = submission.function("split_validation")
+    x = rng.integers(0, 2, size=(60, 8)).astype(np.float32)
+    y = rng.integers(0, 2, size=60).astype(np.float32)
+    x_val, partial_x, y_val, partial_y = (np.asarray(a) for a in split(x, y, n_val=25))
+    assert x_val.shape == (25, 8) and partial_x.shape == (35, 8), (
+        f"Shapes are x_val {x_val.shape}, partial_x {partial_x.shape}; expected (25, 8) and (35, 8)."
+    )
+    assert np.array_equal(x_val, x[:25]) and np.array_equal(partial_x, x[25:]), (
+        "Hold out the *first* n_val samples (x[:n_val]) and train on x[n_val:]; "
+        "note that Keras's validation_split takes the *last* fraction instead."
+    )
+
+
+@check(points=1, cell="test_split_validation")
+def test_split_keeps_labels_aligned(submission, rng):
+    """split_validation splits the labels exactly like the inputs."""
+    split = submission.function("split_validation")
+    x = np.arange(40, dtype=np.float32).reshape(20, 2)
+    y = rng.permutation(20).astype(np.float32)
+    _, _, y_val, partial_y = (np.asarray(a, dtype=np.float64) for a in split(x, y, n_val=8))
+    assert np.array_equal(y_val, y[:8]) and np.array_equal(partial_y, y[8:]), (
+        "Labels are not split like the inputs: y_val must be y[:n_val] and partial_y y[n_val:]."
+    )
+    default = split(x.repeat(600, axis=0), y.repeat(600))
+    assert len(default[0]) == 10_000, "By default, n_val is 10000."
+
+
+# --- training history ----------------------------------------------------------------------------
+
+
+@check(points=1, cell="test_history")
+def test_notebook_history_has_every_epoch(exports):
+    """The notebook's `history` has loss, accuracy and their validation twins for all 20 epochs."""
+    history = exports.get("history")
+    assert history, (
+        "No training history was found: keep the result of model.fit(...) in a variable named `history`."
+    )
+    accuracy = next((key for key in ACCURACY_KEYS if key in history), None)
+    assert "loss" in history and accuracy, (
+        f"history.history has keys {sorted(history)}; it needs 'loss' and 'accuracy' "
+        "(compile with metrics=['accuracy'])."
+    )
+    assert "val_loss" in history and f"val_{accuracy}" in history, (
+        "history.history has no validation metrics: pass validation_data=(x_val, y_val) to fit."
+    )
+    lengths = {key: len(values) for key, values in history.items()}
+    assert set(lengths.values()) == {EPOCHS_IN_NOTEBOOK}, (
+        f"The history holds {sorted(set(lengths.values()))} values per metric; train for {EPOCHS_IN_NOTEBOOK} epochs."
+    )
+
+
+@check(points=1, cell="test_history")
+def test_accuracy_metric_is_meaningful(grader_run):
+    """build_model's accuracy metric reports real accuracy when the grader trains it."""
+    history = grader_run["history"]
+    accuracy = next((key for key in ACCURACY_KEYS if key in history), None)
+    assert accuracy, f"Training reports {sorted(history)}; compile with metrics=['accuracy']."
+    assert history[accuracy][-1] > 0.6, (
+        f"The model's '{accuracy}' stays at {history[accuracy][-1]:.2f} while it learns: "
+        "keras.metrics.Accuracy() compares exact values and reports 0 on sigmoid outputs; "
+        "use 'accuracy' or keras.metrics.BinaryAccuracy()."
+    )
+
+
+# --- test accuracy, computed by the grader -------------------------------------------------------
+
+
+@check(points=3, cell="test_test_accuracy")
+def test_grader_trained_test_accuracy(grader_run):
+    """The grader trains build_model() (4 epochs, batch 512, fixed seed) and evaluates it."""
+    accuracy = grader_run["test_accuracy"]
+    threshold = course_config.IMDB_MIN_TEST_ACCURACY
+    assert accuracy >= threshold, (
+        f"Trained by the grader, your model reaches {accuracy:.4f} test accuracy; at least "
+        f"{threshold} is needed. Check the architecture, the loss and the optimizer."
+    )
+
+
+# --- variants ------------------------------------------------------------------------------------
+
+
+@check(points=2, cell="test_variants")
+def test_build_variant_architectures(submission):
+    """build_variant builds each textbook variant with its layers, units, activation and loss."""
+    build_variant = submission.function("build_variant")
+    for name, overrides in VARIANTS.items():
+        settings = {**VARIANT_DEFAULTS, **overrides}
+        model = require_model(build_variant(**settings), f"build_variant(**{settings})")
+        assert_architecture(model, settings["hidden_layers"], settings["units"], settings["activation"],
+                            f"Variant {name}")
+        assert_compiled_for_binary_classification(model, f"Variant {name}", loss=settings["loss"])
+
+
+@check(points=1, cell="test_variants")
+def test_variant_experiment_table(submission, imdb):
+    """run_variant_experiments returns the best validation accuracy of every variant."""
+    run = submission.function("run_variant_experiments")
+    x, y = imdb.x_train[:1500], imdb.y_train[:1500]
+    keras.utils.set_random_seed(course_config.SEED)
+    table = run(x[500:], y[500:], x[:500], y[:500], epochs=2)
+    assert isinstance(table, dict), f"run_variant_experiments returned {type(table).__name__}; return a dict."
+    keys = sorted(str(key) for key in table)
+    assert keys == sorted(VARIANTS), f"The table's keys are {keys}; expected {sorted(VARIANTS)}."
+    values = {str(key): float(value) for key, value in table.items()}
+    assert all(0.0 <= value <= 1.0 for value in values.values()), (
+        f"Best validation accuracies must lie in [0, 1]; got {values}."
+    )

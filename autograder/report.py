@@ -1,0 +1,78 @@
+"""A submission's grade: per-check results, a printed table, and Gradescope's results.json."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class CheckResult:
+    name: str
+    cell: str  # the nbgrader test cell this check counts towards
+    description: str
+    points: float
+    score: float
+    message: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.score >= self.points
+
+
+@dataclass
+class GradeReport:
+    assignment: str
+    notebook: str
+    checks: list[CheckResult] = field(default_factory=list)
+    execution_status: str = "completed"
+    execution_seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)  # notebook errors, code that could not be rebuilt
+
+    @property
+    def score(self) -> float:
+        return sum(check.score for check in self.checks)
+
+    @property
+    def max_score(self) -> float:
+        return sum(check.points for check in self.checks)
+
+    def cell_scores(self) -> dict[str, float]:
+        """Points per nbgrader test cell, as the gradebook records them."""
+        scores: dict[str, float] = {}
+        for check in self.checks:
+            scores[check.cell] = scores.get(check.cell, 0.0) + check.score
+        return scores
+
+    def to_gradescope(self) -> dict:
+        """Gradescope's autograder results format."""
+        notes = "\n".join(self.notes)
+        return {
+            "score": self.score,
+            "max_score": self.max_score,
+            "execution_time": round(self.execution_seconds, 1),
+            "output": f"Notebook execution: {self.execution_status}.\n{notes}".strip(),
+            "tests": [
+                {
+                    "name": check.description,
+                    "number": check.name,
+                    "score": check.score,
+                    "max_score": check.points,
+                    "status": "passed" if check.passed else "failed",
+                    "output": check.message,
+                    "tags": [check.cell],
+                }
+                for check in self.checks
+            ],
+        }
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "score": self.score, "max_score": self.max_score}
+
+    def format_table(self) -> str:
+        rows = [f"{'check':<44} {'points':>9}  result"]
+        for check in self.checks:
+            verdict = "ok" if check.passed else f"FAILED  {check.message}"
+            rows.append(f"{check.name[:44]:<44} {check.score:>4g}/{check.points:<4g}  {verdict}")
+        rows.append(f"{'total':<44} {self.score:>4g}/{self.max_score:<4g}")
+        header = [f"{self.assignment}: {self.notebook} (execution {self.execution_status}, {self.execution_seconds:.0f} s)"]
+        return "\n".join(header + [f"  note: {note}" for note in self.notes] + rows)

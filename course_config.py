@@ -1,0 +1,58 @@
+"""Course settings: the one place for paths, seeds, timeouts and grading thresholds.
+
+nbgrader reads this file through `nbgrader_config.py`; the student helpers (`labtools`) and the
+grader (`autograder`) import it. Paths can be overridden with the environment variables named
+below, so the same code runs on an instructor's laptop, in CI and in the tests.
+
+Points are not listed here: each hidden check declares its own points next to its code
+(`autograder/checks/`), and a test keeps the notebooks' nbgrader points equal to them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+
+COURSE_ID = "dl-course"
+
+# The labs, in course order. Each has assignments/<name>/<name>.ipynb and autograder/checks/<name>.py.
+ASSIGNMENTS = ["imdb_sentiment"]
+
+# nbgrader's course directory mapped onto the top level fixed by the client:
+# {step}/{student}/{assignment}/{notebook}, where the source and release steps have no student.
+SOURCE_DIR = "assignments"
+RELEASE_DIR = "release"
+SOLUTION_DIR = "solutions"
+SUBMITTED_DIR = "submitted"
+AUTOGRADED_DIR = "autograded"
+FEEDBACK_DIR = "feedback"
+GRADEBOOK_URL = f"sqlite:///{ROOT / 'gradebook.db'}"
+
+# Data. The IMDB archive and MNIST files live beside the repository (never inside it).
+DATA_DIR = Path(os.environ.get("COURSE_DATA_DIR", ROOT.parent / "shared" / "data"))
+IMDB_ARCHIVE = "aclImdb_v1_labeled.tar.gz"
+# Where encodings built from the raw archive and the grader's vectorized arrays are cached.
+CACHE_DIR = Path(os.environ.get("COURSE_CACHE_DIR", Path.home() / ".cache" / COURSE_ID))
+# "auto": Keras's own loader and cache first, then the archive; "keras" or "archive" force one.
+IMDB_SOURCE = os.environ.get("COURSE_IMDB_SOURCE", "auto")
+# Seconds to wait for Keras's download before falling back to the archive.
+KERAS_DOWNLOAD_TIMEOUT_S = 20
+
+# Grading.
+SEED = 0  # the grader's own training runs use this seed
+NUM_THREADS = int(os.environ.get("COURSE_NUM_THREADS", "2"))  # TF/OMP threads per grading process
+CELL_TIMEOUT_S = 600  # one notebook cell; the variant-experiment cell trains six models (~100 s here)
+NOTEBOOK_TIMEOUT_S = 1800  # the whole submission notebook
+CHECKS_TIMEOUT_S = 900  # the hidden checks of one submission, all together
+
+# The IMDB lab's grading protocol: the grader trains the student's build_model() itself.
+IMDB_NUM_WORDS = 10_000
+IMDB_RETRAIN_EPOCHS = 4
+IMDB_BATCH_SIZE = 512
+# Minimum test accuracy of the grader's own training run (uint8 inputs, NUM_THREADS threads).
+# Calibrated with `python -m autograder calibrate` (calibration/imdb_sentiment.json): the reference
+# gave mean 0.8816, std 0.0062, min 0.8641, max 0.8882 over 30 seeds on this 2-core machine.
+# 0.85 is 0.014 below the worst seed (5 std below the mean); a constant model scores 0.50.
+IMDB_MIN_TEST_ACCURACY = 0.85

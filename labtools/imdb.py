@@ -1,0 +1,215 @@
+"""IMDB reviews as `keras.datasets.imdb` returns them, with an offline fallback.
+
+Sources, in order (see `course_config.IMDB_SOURCE`):
+1. Keras's own loader: its cache (~/.keras/datasets/imdb.npz) or its download.
+2. The raw Large Movie Review Dataset archive (`course_config.DATA_DIR`), from which Keras's
+   encoding is rebuilt once and cached, checksummed, in `course_config.CACHE_DIR`.
+
+The rebuilt encoding follows Keras's conventions: words ranked by training-set frequency
+(most frequent = 1, ties broken by the word itself so every machine builds the same index),
+sequences start with 1, out-of-vocabulary words are 2, word ranks are shifted by index_from=3,
+`num_words` keeps indices below it, and train and test are shuffled with seed 113.
+Differences from Keras's published `imdb.npz`: the order of reviews before shuffling (ours:
+negative then positive, by file id) and the exact index of tied words, so a given position
+holds a different review than with Keras's file; test-set words unseen in training become 2.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import tarfile
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+import course_config
+
+START_CHAR, OOV_CHAR, INDEX_FROM = 1, 2, 3
+SHUFFLE_SEED = 113
+CACHE_FORMAT = 1
+# keras.preprocessing.text.text_to_word_sequence's defaults, which produced Keras's word index.
+_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
+_TRANSLATE = str.maketrans({c: " " for c in _FILTERS})
+
+
+class DataUnavailableError(RuntimeError):
+    """The IMDB data could be found neither through Keras nor in the course archive."""
+
+
+def text_to_word_sequence(text: str) -> list[str]:
+    """Lowercase, replace Keras's default punctuation filters by spaces, split on spaces."""
+    return text.lower().translate(_TRANSLATE).split()
+
+
+def load_imdb(num_words: int | None = 10_000):
+    """Return `(train_data, train_labels), (test_data, test_labels)` like keras.datasets.imdb.load_data."""
+    if _source() == "keras":
+        import keras
+
+        return keras.datasets.imdb.load_data(num_words=num_words)
+    return _load_from_cache(num_words)
+
+
+def get_word_index() -> dict[str, int]:
+    """Return the word -> rank mapping (rank 1 = most frequent) matching `load_imdb`."""
+    if _source() == "keras":
+        import keras
+
+        return keras.datasets.imdb.get_word_index()
+    with np.load(_cached_encoding()) as cache:
+        words = cache["words"]
+    return {str(word): rank for rank, word in enumerate(words, start=1)}
+
+
+_chosen_source: str | None = None
+
+
+def _source() -> str:
+    """Pick Keras or the archive once per process, so data and word index always agree."""
+    global _chosen_source
+    if _chosen_source is None:
+        wanted = course_config.IMDB_SOURCE
+        if wanted not in ("auto", "keras", "archive"):
+            raise ValueError(f"COURSE_IMDB_SOURCE must be auto, keras or archive, not {wanted!r}")
+        if wanted == "auto":
+            wanted = "keras" if _keras_data_available() else "archive"
+        _chosen_source = wanted
+    return _chosen_source
+
+
+def _keras_data_available() -> bool:
+    """True if Keras's cache has both IMDB files, or its download of them works now."""
+    cache = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets"
+    if (cache / "imdb.npz").exists() and (cache / "imdb_word_index.json").exists():
+        return True
+    import keras
+
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(course_config.KERAS_DOWNLOAD_TIMEOUT_S)
+    try:
+        keras.utils.get_file(
+            "imdb.npz",
+            "https://storage.googleapis.com/tensorflow/tf-keras-datasets/imdb.npz",
+        )
+        keras.utils.get_file(
+            "imdb_word_index.json",
+            "https://storage.googleapis.com/tensorflow/tf-keras-datasets/imdb_word_index.json",
+        )
+        return True
+    except Exception:  # offline, proxy, DNS: any failure means "use the archive"
+        return False
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+def _load_from_cache(num_words: int | None):
+    with np.load(_cached_encoding()) as cache:
+        ranks, offsets, labels = cache["ranks"], cache["offsets"], cache["labels"]
+        n_train = int(cache["n_train"])
+    codes = np.where(ranks > 0, ranks + INDEX_FROM, OOV_CHAR).astype(np.int64)
+    if num_words:
+        codes = np.where(codes < num_words, codes, OOV_CHAR)
+    reviews = [[START_CHAR, *chunk.tolist()] for chunk in np.split(codes, offsets[1:-1])]
+    x_train, x_test = reviews[:n_train], reviews[n_train:]
+    y_train, y_test = labels[:n_train].astype(np.int64), labels[n_train:].astype(np.int64)
+    # The same shuffle as keras.datasets.imdb.load_data: one generator, train first.
+    rng = np.random.RandomState(SHUFFLE_SEED)
+    train_order = np.arange(len(x_train))
+    rng.shuffle(train_order)
+    test_order = np.arange(len(x_test))
+    rng.shuffle(test_order)
+    x_train = _object_array([x_train[i] for i in train_order])
+    x_test = _object_array([x_test[i] for i in test_order])
+    return (x_train, y_train[train_order]), (x_test, y_test[test_order])
+
+
+def _object_array(sequences: list[list[int]]) -> np.ndarray:
+    array = np.empty(len(sequences), dtype=object)
+    array[:] = sequences
+    return array
+
+
+def archive_path() -> Path:
+    return course_config.DATA_DIR / course_config.IMDB_ARCHIVE
+
+
+def _cached_encoding() -> Path:
+    """Path of the encoding built from the archive; built (once) if missing or corrupt."""
+    archive = archive_path()
+    if not archive.is_file():
+        raise DataUnavailableError(
+            f"Could not load IMDB: Keras's loader is unavailable (no cache, no download) and the "
+            f"archive {course_config.IMDB_ARCHIVE} is not at {archive}. Set COURSE_DATA_DIR to the "
+            f"folder that holds it, or put imdb.npz and imdb_word_index.json in ~/.keras/datasets."
+        )
+    archive_sha = _sha256(archive)
+    cache = course_config.CACHE_DIR / f"imdb-{archive_sha[:16]}-v{CACHE_FORMAT}.npz"
+    checksum_file = cache.with_suffix(".sha256")
+    if cache.exists() and checksum_file.exists() and checksum_file.read_text() == _sha256(cache):
+        return cache
+    arrays = _encode_archive(archive)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    partial = cache.with_suffix(f".tmp{os.getpid()}.npz")
+    np.savez(partial, **arrays)
+    os.replace(partial, cache)  # atomic: a concurrent reader never sees half a file
+    checksum_file.write_text(_sha256(cache))
+    return cache
+
+
+def _encode_archive(archive: Path) -> dict[str, np.ndarray]:
+    """Tokenize every labeled review and rank the training-set words by frequency."""
+    texts: dict[tuple[str, int], list[tuple[int, list[str]]]] = {
+        (split, label): [] for split in ("train", "test") for label in (0, 1)
+    }
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            for member in tar:
+                parts = member.name.split("/")
+                if not (member.isfile() and len(parts) == 4 and parts[3].endswith(".txt")):
+                    continue
+                _, split, polarity, name = parts
+                if split not in ("train", "test") or polarity not in ("neg", "pos"):
+                    continue
+                text = tar.extractfile(member).read().decode("utf-8")
+                review_id = int(name.split("_")[0])
+                texts[split, int(polarity == "pos")].append((review_id, text_to_word_sequence(text)))
+    except (tarfile.TarError, EOFError, OSError, UnicodeDecodeError, ValueError) as error:
+        raise DataUnavailableError(
+            f"The IMDB archive at {archive} is corrupt or not the labeled aclImdb v1 archive "
+            f"({error}). Replace it with a fresh copy of {course_config.IMDB_ARCHIVE}."
+        ) from error
+
+    ordered = {key: [tokens for _, tokens in sorted(reviews)] for key, reviews in texts.items()}
+    train = ordered["train", 0] + ordered["train", 1]
+    test = ordered["test", 0] + ordered["test", 1]
+    if not train or not test:
+        raise DataUnavailableError(
+            f"The IMDB archive at {archive} holds no reviews under aclImdb/train and aclImdb/test."
+        )
+    counts = Counter(word for tokens in train for word in tokens)
+    words = sorted(counts, key=lambda word: (-counts[word], word))
+    rank = {word: i for i, word in enumerate(words, start=1)}
+    sequences = [[rank.get(word, 0) for word in tokens] for tokens in train + test]
+    lengths = np.array([len(s) for s in sequences], dtype=np.int64)
+    labels = [0] * len(ordered["train", 0]) + [1] * len(ordered["train", 1])
+    labels += [0] * len(ordered["test", 0]) + [1] * len(ordered["test", 1])
+    return {
+        "ranks": np.fromiter((r for s in sequences for r in s), dtype=np.int32, count=lengths.sum()),
+        "offsets": np.concatenate([[0], np.cumsum(lengths)]),
+        "labels": np.array(labels, dtype=np.int8),
+        "n_train": np.array(len(train)),
+        "words": np.array(words, dtype=str),
+        "format": np.array(json.dumps({"version": CACHE_FORMAT, "archive": archive.name})),
+    }
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,68 @@
+"""Shared fixtures: a tiny IMDB archive in the real format, and an environment that uses it."""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+import course_config
+from labtools import imdb
+
+REPO = Path(__file__).resolve().parent.parent
+ASSIGNMENT = "imdb_sentiment"
+
+# (split, polarity, file name, text): enough to check ranking, ties, OOV and shuffling.
+TINY_REVIEWS = [
+    ("train", "pos", "0_9.txt", "A great, great film!<br /><br />The best."),
+    ("train", "pos", "1_8.txt", "Great acting; the plot is great."),
+    ("train", "pos", "2_10.txt", "Loved it. The film is a gem."),
+    ("train", "neg", "0_1.txt", "A bad film. The worst plot."),
+    ("train", "neg", "1_2.txt", "Bad, bad acting: zebra."),
+    ("train", "neg", "2_3.txt", "The film is dull and bad."),
+    ("test", "pos", "0_7.txt", "A great plot and a great cast."),
+    ("test", "pos", "1_9.txt", "Unseenword great film."),
+    ("test", "neg", "0_4.txt", "The worst film, bad acting."),
+    ("test", "neg", "1_1.txt", "Dull. Dull. Dull."),
+]
+
+
+def write_tiny_archive(folder: Path, reviews=TINY_REVIEWS) -> Path:
+    """An aclImdb_v1_labeled.tar.gz with the real layout and a handful of reviews."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / course_config.IMDB_ARCHIVE
+    with tarfile.open(path, "w:gz") as tar:
+        members = [("aclImdb/README", "tiny test archive"), ("aclImdb/imdb.vocab", "the\nfilm\n")]
+        members += [(f"aclImdb/{split}/{polarity}/{name}", text) for split, polarity, name, text in reviews]
+        for name, text in members:
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+@pytest.fixture
+def tiny_data(tmp_path, monkeypatch) -> Path:
+    """Point this process and its children (kernels, check processes) at a tiny archive."""
+    data_dir, cache_dir = tmp_path / "data", tmp_path / "cache"
+    write_tiny_archive(data_dir)
+    for name, value in (("DATA_DIR", data_dir), ("CACHE_DIR", cache_dir), ("IMDB_SOURCE", "archive")):
+        monkeypatch.setattr(course_config, name, value)
+    monkeypatch.setenv("COURSE_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("COURSE_CACHE_DIR", str(cache_dir))
+    monkeypatch.setenv("COURSE_IMDB_SOURCE", "archive")
+    monkeypatch.setattr(imdb, "_chosen_source", None)
+    return data_dir
+
+
+@pytest.fixture(scope="session", autouse=True)
+def venv_on_path():
+    """nbgrader runs helper programs (alembic) by name: make the interpreter's bin folder findable."""
+    bin_dir = str(Path(sys.executable).parent)
+    if bin_dir not in os.environ["PATH"].split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ["PATH"]
