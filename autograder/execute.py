@@ -33,6 +33,11 @@ __autograder_export()
 """
 
 
+# TensorFlow's C++ start-up log is written to the process's stderr, not by Python: keep it out
+# of the cell outputs (ipykernel would otherwise copy it there).
+KERNEL_ARGUMENTS = ["--IPKernelApp.capture_fd_output=False", "--HistoryManager.hist_file=:memory:"]
+
+
 @dataclass
 class ExecutionResult:
     notebook: nbformat.NotebookNode
@@ -61,6 +66,7 @@ def execute_notebook(notebook: nbformat.NotebookNode, workdir: Path) -> Executio
         error_on_timeout={"ename": "CellTimeoutError", "evalue": f"cell ran past {course_config.CELL_TIMEOUT_S} s",
                           "traceback": []},
         resources={"metadata": {"path": str(workdir)}},
+        extra_arguments=KERNEL_ARGUMENTS,
     )
     result = ExecutionResult(notebook, 0.0)
     started = time.monotonic()
@@ -77,7 +83,6 @@ def execute_notebook(notebook: nbformat.NotebookNode, workdir: Path) -> Executio
 
 
 async def _run_cells(client: NotebookClient, result: ExecutionResult) -> None:
-    # The kernel's own stderr carries TensorFlow's C++ start-up log, not student output.
     async with client.async_setup_kernel(env=kernel_environment(), stderr=subprocess.DEVNULL):
         for index, cell in enumerate(result.notebook.cells):
             if cell.cell_type != "code":

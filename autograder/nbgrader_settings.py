@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import course_config
+from autograder.execute import KERNEL_ARGUMENTS
 
 
 def configure(c) -> None:
@@ -16,9 +17,9 @@ def configure(c) -> None:
     c.CourseDirectory.autograded_directory = course_config.AUTOGRADED_DIR
     c.CourseDirectory.feedback_directory = course_config.FEEDBACK_DIR
     c.CourseDirectory.db_url = course_config.GRADEBOOK_URL
-    c.CourseDirectory.db_assignments = [{"name": name} for name in course_config.ASSIGNMENTS]
     # Solution notebooks are executed by nbgrader's own Execute step: give training cells time.
     c.Execute.timeout = course_config.CELL_TIMEOUT_S
+    c.Execute.extra_arguments = KERNEL_ARGUMENTS
     # Autograding runs the course grader (one execution, hidden checks in a separate process)
     # in place of nbgrader's in-kernel Execute step; the other steps are nbgrader's defaults.
     from nbconvert.preprocessors import ClearMetadataPreprocessor

@@ -16,7 +16,9 @@ holds a different review than with Keras's file; test-set words unseen in traini
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import os
 import socket
@@ -88,17 +90,13 @@ def _keras_data_available() -> bool:
         return True
     import keras
 
+    origin = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(course_config.KERAS_DOWNLOAD_TIMEOUT_S)
     try:
-        keras.utils.get_file(
-            "imdb.npz",
-            "https://storage.googleapis.com/tensorflow/tf-keras-datasets/imdb.npz",
-        )
-        keras.utils.get_file(
-            "imdb_word_index.json",
-            "https://storage.googleapis.com/tensorflow/tf-keras-datasets/imdb_word_index.json",
-        )
+        with contextlib.redirect_stdout(io.StringIO()):  # Keras prints "Downloading data from ..."
+            keras.utils.get_file("imdb.npz", origin + "imdb.npz")
+            keras.utils.get_file("imdb_word_index.json", origin + "imdb_word_index.json")
         return True
     except Exception:  # offline, proxy, DNS: any failure means "use the archive"
         return False

@@ -6,6 +6,7 @@ import io
 import os
 import sys
 import tarfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -46,18 +47,31 @@ def write_tiny_archive(folder: Path, reviews=TINY_REVIEWS) -> Path:
     return path
 
 
-@pytest.fixture
-def tiny_data(tmp_path, monkeypatch) -> Path:
+@contextmanager
+def tiny_data_environment(folder: Path):
     """Point this process and its children (kernels, check processes) at a tiny archive."""
-    data_dir, cache_dir = tmp_path / "data", tmp_path / "cache"
+    data_dir, cache_dir = folder / "data", folder / "cache"
     write_tiny_archive(data_dir)
-    for name, value in (("DATA_DIR", data_dir), ("CACHE_DIR", cache_dir), ("IMDB_SOURCE", "archive")):
-        monkeypatch.setattr(course_config, name, value)
-    monkeypatch.setenv("COURSE_DATA_DIR", str(data_dir))
-    monkeypatch.setenv("COURSE_CACHE_DIR", str(cache_dir))
-    monkeypatch.setenv("COURSE_IMDB_SOURCE", "archive")
-    monkeypatch.setattr(imdb, "_chosen_source", None)
-    return data_dir
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in (("DATA_DIR", data_dir), ("CACHE_DIR", cache_dir), ("IMDB_SOURCE", "archive")):
+            patch.setattr(course_config, name, value)
+        patch.setenv("COURSE_DATA_DIR", str(data_dir))
+        patch.setenv("COURSE_CACHE_DIR", str(cache_dir))
+        patch.setenv("COURSE_IMDB_SOURCE", "archive")
+        patch.setattr(imdb, "_chosen_source", None)
+        yield data_dir
+
+
+@pytest.fixture
+def tiny_data(tmp_path) -> Path:
+    with tiny_data_environment(tmp_path) as data_dir:
+        yield data_dir
+
+
+@pytest.fixture(scope="module")
+def tiny_data_for_module(tmp_path_factory) -> Path:
+    with tiny_data_environment(tmp_path_factory.mktemp("tiny")) as data_dir:
+        yield data_dir
 
 
 @pytest.fixture(scope="session", autouse=True)

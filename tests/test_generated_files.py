@@ -1,0 +1,97 @@
+"""The release and solutions are nbgrader's output from assignments/, up to date, and leak nothing."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+import course_config
+from autograder.checks import read_check_specs
+from autograder.samples import notebook_path
+
+ASSIGNMENTS = course_config.ASSIGNMENTS
+BLOCK = r"### BEGIN {0}(.*?)### END {0}"
+
+
+def nbgrader_cells(nb):
+    return {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells if "nbgrader" in c.metadata}
+
+
+def secret_lines(assignment: str) -> set[str]:
+    """Non-trivial lines that occur only inside the source's solution and hidden-test blocks."""
+    source = nbformat.read(notebook_path(course_config.SOURCE_DIR, assignment), 4)
+    inside, outside = set(), set()
+    for cell in source.cells:
+        rest = cell.source
+        for kind in ("SOLUTION", "HIDDEN TESTS"):
+            for block in re.findall(BLOCK.format(kind), cell.source, flags=re.DOTALL):
+                inside |= {line.strip() for line in block.splitlines() if len(line.strip()) > 12}
+            rest = re.sub(BLOCK.format(kind), "", rest, flags=re.DOTALL)
+        outside |= {line.strip() for line in rest.splitlines()}
+    assert inside, "the source notebook should have solution and hidden-test blocks"
+    return inside - outside
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_release_contains_no_solution_code_or_hidden_tests(assignment):
+    release = notebook_path(course_config.RELEASE_DIR, assignment).read_text()
+    assert "BEGIN SOLUTION" not in release and "BEGIN HIDDEN TESTS" not in release
+    released_lines = {line.strip() for cell in nbformat.reads(release, 4).cells for line in cell.source.splitlines()}
+    leaked = secret_lines(assignment) & released_lines
+    assert not leaked, f"solution or hidden-test lines in the release: {sorted(leaked)[:5]}"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_release_is_what_nbgrader_generates_from_the_source(assignment, tmp_path):
+    shutil.copytree(course_config.ROOT / course_config.SOURCE_DIR / assignment,
+                    tmp_path / course_config.SOURCE_DIR / assignment)
+    subprocess.run(
+        [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force", "--log-level=ERROR",
+         f"--CourseDirectory.root={tmp_path}", f"--CourseDirectory.db_url=sqlite:///{tmp_path}/gradebook.db"],
+        cwd=course_config.ROOT, check=True,
+    )
+    fresh = nbformat.read(tmp_path / course_config.RELEASE_DIR / assignment / f"{assignment}.ipynb", 4)
+    committed = nbformat.read(notebook_path(course_config.RELEASE_DIR, assignment), 4)
+    assert fresh == committed, "release/ is stale: run `make release` and commit the result"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_source_notebook_is_stored_without_outputs(assignment):
+    source = nbformat.read(notebook_path(course_config.SOURCE_DIR, assignment), 4)
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in source.cells if c.cell_type == "code")
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_solution_is_the_executed_source(assignment):
+    source = nbformat.read(notebook_path(course_config.SOURCE_DIR, assignment), 4)
+    solution = nbformat.read(notebook_path(course_config.SOLUTION_DIR, assignment), 4)
+    assert [c.source for c in solution.cells] == [c.source for c in source.cells], (
+        "solutions/ is stale: run `make solutions` and commit the result"
+    )
+    code_cells = [c for c in solution.cells if c.cell_type == "code"]
+    assert all(c.execution_count for c in code_cells), "every code cell of the solution was executed"
+    assert not [o for c in code_cells for o in c.outputs if o.output_type == "error"]
+    assert any("image/png" in o.get("data", {}) for c in code_cells for o in c.outputs), "plots are kept"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_notebook_points_equal_the_hidden_checks_points(assignment):
+    source = nbgrader_cells(nbformat.read(notebook_path(course_config.SOURCE_DIR, assignment), 4))
+    auto_cells = {gid: c for gid, c in source.items() if c.metadata.nbgrader["grade"] and c.cell_type == "code"}
+    check_points: dict[str, float] = {}
+    for spec in read_check_specs(assignment):
+        check_points[spec.cell] = check_points.get(spec.cell, 0) + spec.points
+    assert check_points == {gid: float(c.metadata.nbgrader["points"]) for gid, c in auto_cells.items()}
+
+
+def test_imdb_threshold_is_below_every_calibrated_seed():
+    """calibration/*.json is written by `python -m autograder calibrate`; the threshold must sit below it."""
+    calibration = json.loads((course_config.ROOT / "calibration" / "imdb_sentiment.json").read_text())
+    assert len(calibration["accuracies"]) >= 5
+    assert min(calibration["accuracies"]) > course_config.IMDB_MIN_TEST_ACCURACY
