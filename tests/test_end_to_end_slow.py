@@ -78,7 +78,7 @@ def test_nbgrader_autograde_records_the_same_points_as_the_cli(samples, graded, 
     for test in graded["partial"]["tests"]:
         cli_cells[test["tags"][0]] = cli_cells.get(test["tags"][0], 0) + test["score"]
     with Gradebook(db) as gradebook:
-        submission = gradebook.find_submission_notebook(ASSIGNMENT, "student1", ASSIGNMENT)
+        submission = gradebook.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, "student1")
         recorded = {grade.name: grade.auto_score for grade in submission.grades if grade.name in cli_cells}
         assert recorded == cli_cells
         assert submission.score == graded["partial"]["score"]
