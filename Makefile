@@ -16,15 +16,16 @@ $(BIN)/.installed: requirements.txt pyproject.toml
 
 venv: $(BIN)/.installed
 
-# The student release, made by nbgrader from assignments/ (never edit release/ by hand).
+# The student release, made by nbgrader from assignments/ plus each lab's CI workflow
+# (never edit release/ by hand).
 release: venv
-	for a in $(ASSIGNMENTS); do nbgrader generate_assignment $$a --force --log-level=WARN || exit 1; done
+	$(BIN)/python -m autograder course generate
 
 # The executed reference solutions, made by nbgrader from assignments/.
 solutions: venv
 	for a in $(ASSIGNMENTS); do nbgrader generate_solution $$a --force --log-level=WARN || exit 1; done
 
-# Build the release, then grade the sample submissions (reference, blank, partial) and print grades.
+# Build the release, then run the whole nbgrader cycle on three fake students and print the grades.
 demo: release
 	$(BIN)/python -m autograder demo
 

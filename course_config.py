@@ -29,6 +29,19 @@ SUBMITTED_DIR = "submitted"
 AUTOGRADED_DIR = "autograded"
 FEEDBACK_DIR = "feedback"
 GRADEBOOK_URL = f"sqlite:///{ROOT / 'gradebook.db'}"
+# nbgrader's exchange, where `release_assignment` puts labs and `submit` leaves submissions.
+# A shared server uses a folder all users can reach (nbgrader's default: /srv/nbgrader/exchange).
+EXCHANGE_DIR = Path(os.environ.get("COURSE_EXCHANGE_DIR", ROOT / "exchange"))
+
+# Course roster: a CSV with columns id,first_name,last_name,email, imported into the gradebook.
+ROSTER_CSV = Path(os.environ.get("COURSE_ROSTER", ROOT / "roster.csv"))
+# Due dates (ISO 8601 with a time zone), one per lab; a lab not listed has no due date.
+DUE_DATES = {"imdb_sentiment": "2026-12-18 23:59:00 UTC"}
+# nbgrader's late-submission policy: "none" (late work keeps its points) or "zero".
+LATE_PENALTY = "none"
+# File names in an LMS download (zip_collect), Canvas style: lastfirst_12345_67890_notebook.ipynb.
+# nbgrader matches it against the whole path, hence the leading ".*/".
+LMS_FILENAME_REGEXP = r".*/(?P<student_id>[^_/]+)_\d+_\d+_(?P<file_id>[^/]+)"
 
 # Data. The IMDB archive and MNIST files live beside the repository (never inside it).
 DATA_DIR = Path(os.environ.get("COURSE_DATA_DIR", ROOT.parent / "shared" / "data"))
@@ -43,6 +56,10 @@ KERAS_DOWNLOAD_TIMEOUT_S = 20
 # Grading.
 SEED = 0  # the grader's own training runs use this seed
 NUM_THREADS = int(os.environ.get("COURSE_NUM_THREADS", "2"))  # TF/OMP threads per grading process
+# Batch grading: workers in parallel. 0 = choose from free memory and cores. Peak memory of one
+# IMDB submission (kernel with the textbook's float32 arrays): 5.9 GB measured here.
+BATCH_WORKERS = int(os.environ.get("COURSE_BATCH_WORKERS", "0"))
+MEMORY_PER_SUBMISSION_GB = 6.0
 CELL_TIMEOUT_S = 600  # one notebook cell; the variant-experiment cell trains six models (~100 s here)
 NOTEBOOK_TIMEOUT_S = 1800  # the whole submission notebook
 CHECKS_TIMEOUT_S = 900  # the hidden checks of one submission, all together

@@ -1,8 +1,10 @@
 """Command line of the course grader.
 
     python -m autograder grade SUBMISSION.ipynb --assignment NAME [--json OUT.json]
+    python -m autograder course setup|generate|release|collect|autograde|feedback|export [--assignment NAME]
+    python -m autograder gradescope --assignment NAME --out autograder.zip
     python -m autograder calibrate --assignment NAME --seeds 30 --out FILE.json
-    python -m autograder demo   # grade the sample submissions of every lab, print a grade table
+    python -m autograder demo
 """
 
 from __future__ import annotations
@@ -10,63 +12,106 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import course_config
 from autograder.grade import grade_file
 
 EXIT_GRADED, EXIT_CANNOT_GRADE = 0, 2
+COURSE_STEPS = ("setup", "generate", "release", "collect", "autograde", "feedback", "export")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
+
     grade = commands.add_parser("grade", help="grade one submitted notebook")
     grade.add_argument("notebook", type=Path)
     grade.add_argument("--assignment", required=True, choices=course_config.ASSIGNMENTS)
     grade.add_argument("--json", type=Path, help="write Gradescope-format results here")
+
+    course = commands.add_parser("course", help="one step of the nbgrader cycle on this course")
+    course.add_argument("step", choices=COURSE_STEPS)
+    course.add_argument("--assignment", choices=course_config.ASSIGNMENTS,
+                        help="the lab (collect, autograde, feedback); default: every lab")
+    course.add_argument("--workers", type=int, default=course_config.BATCH_WORKERS,
+                        help="autograde: submissions graded side by side (0: from free memory and cores)")
+    course.add_argument("--roster", type=Path, default=course_config.ROSTER_CSV, help="setup: roster CSV")
+    course.add_argument("--out", type=Path, default=course_config.ROOT / "export", help="export: folder")
+
+    gradescope = commands.add_parser("gradescope", help="build a Gradescope autograder zip")
+    gradescope.add_argument("--assignment", required=True, choices=course_config.ASSIGNMENTS)
+    gradescope.add_argument("--out", type=Path, required=True)
+
     calibrate = commands.add_parser("calibrate", help="train the reference over many seeds")
     calibrate.add_argument("--assignment", required=True, choices=course_config.ASSIGNMENTS)
     calibrate.add_argument("--seeds", type=int, default=30)
     calibrate.add_argument("--out", type=Path, required=True, help="JSON file for the figures")
-    demo = commands.add_parser("demo", help="grade the sample submissions of every lab")
-    demo.add_argument("--out", type=Path, default=course_config.ROOT / "build" / "demo")
-    args = parser.parse_args(argv)
 
-    if args.command == "demo":
-        return run_demo(args.out)
+    demo = commands.add_parser("demo", help="the whole cycle on three fake students")
+    demo.add_argument("--root", type=Path, default=course_config.ROOT / "build" / "demo_course")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "grade":
+        return grade_command(args.notebook, args.assignment, args.json)
+    if args.command == "course":
+        return course_command(args)
+    if args.command == "gradescope":
+        from autograder.gradescope import build_autograder_zip
+
+        print(build_autograder_zip(args.assignment, args.out))
+        return 0
     if args.command == "calibrate":
         from autograder.calibrate import write_calibration
 
         write_calibration(args.assignment, args.seeds, args.out)
         return 0
+    from autograder.demo import run_demo
 
-    if not args.notebook.is_file():
-        print(f"error: no notebook at {args.notebook}", file=sys.stderr)
+    return run_demo(args.root)
+
+
+def grade_command(notebook: Path, assignment: str, json_out: Path | None) -> int:
+    if not notebook.is_file():
+        print(f"error: no notebook at {notebook}", file=sys.stderr)
         return EXIT_CANNOT_GRADE
-    report, _ = grade_file(args.notebook, args.assignment)
+    report, _ = grade_file(notebook, assignment)
     print(report.format_table())
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report.to_gradescope(), indent=2) + "\n")
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(report.to_gradescope(), indent=2) + "\n")
     return EXIT_GRADED
 
 
-def run_demo(folder: Path) -> int:
-    """Grade reference, partial and blank samples of every lab; print each report and a summary."""
-    from autograder.samples import write_samples
+def course_command(args: argparse.Namespace) -> int:
+    from autograder.batch import autograde_all
+    from autograder.course import Course, NbgraderError
 
-    summary = []
-    for assignment in course_config.ASSIGNMENTS:
-        for kind, path in write_samples(assignment, folder / assignment).items():
-            started = time.monotonic()
-            report, _ = grade_file(path, assignment)
-            path.with_suffix(".json").write_text(json.dumps(report.to_gradescope(), indent=2) + "\n")
-            print(report.format_table() + "\n", flush=True)
-            summary.append((assignment, kind, report.score, report.max_score, time.monotonic() - started))
-    print(f"{'assignment':<20} {'submission':<10} {'score':>11} {'seconds':>8}")
-    for assignment, kind, score, max_score, seconds in summary:
-        print(f"{assignment:<20} {kind:<10} {score:>5g} / {max_score:<3g} {seconds:>8.0f}")
-    print(f"Results (Gradescope JSON) in {folder}")
-    return EXIT_GRADED
+    course = Course()
+    assignments = [args.assignment] if args.assignment else course_config.ASSIGNMENTS
+    try:
+        if args.step == "setup":
+            course.setup(args.roster)
+        elif args.step == "generate":
+            course.generate()
+        elif args.step == "release":
+            for path in course.release():
+                print(f"LMS zip: {path}")
+        elif args.step == "export":
+            print(course.export(args.out).read_text())
+        else:
+            for assignment in assignments:
+                if args.step == "collect":
+                    course.collect(assignment)
+                elif args.step == "autograde":
+                    autograde_all(course, assignment, args.workers)
+                else:
+                    course.feedback(assignment)
+    except (NbgraderError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0

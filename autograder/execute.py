@@ -48,12 +48,12 @@ class ExecutionResult:
 
 
 def kernel_environment() -> dict[str, str]:
-    """The grading kernel's environment: pinned threads, no plotting window, no grader flags."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("NBGRADER")}
+    """The grading kernel's environment: pinned threads, no grader flags (plots stay inline)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NBGRADER") and k != "MPLBACKEND"}
     threads = str(course_config.NUM_THREADS)
     env.update(
         OMP_NUM_THREADS=threads, TF_NUM_INTRAOP_THREADS=threads, TF_NUM_INTEROP_THREADS=threads,
-        MPLBACKEND="Agg", TF_CPP_MIN_LOG_LEVEL="2", PYTHONHASHSEED="0",
+        TF_CPP_MIN_LOG_LEVEL="2", PYTHONHASHSEED="0",
     )
     return env
 

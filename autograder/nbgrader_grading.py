@@ -4,16 +4,25 @@ It replaces nbgrader's `Execute` preprocessor: the notebook is executed once by 
 and each autograder test cell's output becomes its checks' results with the earned points as the
 cell's value, which nbgrader's own `SaveAutoGrades` step reads as partial credit. So the gradebook
 and `python -m autograder grade` award the same points from one set of checks.
+
+The hidden-test block is removed from the autograded notebook, so feedback made from it (nbgrader
+`generate_feedback`) never shows it (nbgrader's issues #917 and #1363). The grader's report is
+kept in the notebook's metadata for the export.
 """
 
 from __future__ import annotations
+
+import re
 
 from nbformat import NotebookNode
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import NbGraderPreprocessor
 from nbgrader.utils import is_grade
 
+from autograder.course import GRADE_REPORT_KEY
 from autograder.grade import grade_notebook
+
+HIDDEN_TESTS = re.compile(r"[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[ \t]*\n?", re.DOTALL)
 
 
 class GradeWithHiddenChecks(NbGraderPreprocessor):
@@ -23,8 +32,11 @@ class GradeWithHiddenChecks(NbGraderPreprocessor):
         self.log.info("Course grader: %s/%s points for %s", report.score, report.max_score, info["student"])
         scores = report.cell_scores()
         for cell in executed.cells:
-            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-            if cell.cell_type != "code" or not is_grade(cell) or grade_id not in scores:
+            if cell.cell_type != "code" or not is_grade(cell):
+                continue
+            cell.source = HIDDEN_TESTS.sub("", cell.source).rstrip()
+            grade_id = cell.metadata.nbgrader.get("grade_id")
+            if grade_id not in scores:
                 continue
             max_points = float(cell.metadata.nbgrader["points"])
             lines = [
@@ -37,5 +49,5 @@ class GradeWithHiddenChecks(NbGraderPreprocessor):
                 new_output("execute_result", data={"text/plain": repr(min(scores[grade_id], max_points))},
                            execution_count=cell.get("execution_count")),
             ]
-        resources.setdefault("course_grader", {})[info["notebook"]] = report.to_gradescope()
+        executed.metadata[GRADE_REPORT_KEY] = report.to_gradescope()
         return executed, resources

@@ -17,6 +17,9 @@ def configure(c) -> None:
     c.CourseDirectory.autograded_directory = course_config.AUTOGRADED_DIR
     c.CourseDirectory.feedback_directory = course_config.FEEDBACK_DIR
     c.CourseDirectory.db_url = course_config.GRADEBOOK_URL
+    c.Exchange.root = str(course_config.EXCHANGE_DIR)
+    c.FileNameCollectorPlugin.named_regexp = course_config.LMS_FILENAME_REGEXP
+    c.LateSubmissionPlugin.penalty_method = course_config.LATE_PENALTY
     # Solution notebooks are executed by nbgrader's own Execute step: give training cells time.
     c.Execute.timeout = course_config.CELL_TIMEOUT_S
     c.Execute.extra_arguments = KERNEL_ARGUMENTS

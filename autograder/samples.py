@@ -2,7 +2,8 @@
 
 - `reference`: the release with every solution cell filled from the source notebook;
 - `blank`: the release as students receive it;
-- `partial`: some functions right, one with a classic mistake, the rest left blank.
+- `partial`: some functions right, one with a classic mistake, the rest left blank;
+- `broken`: one function right, a cell with a syntax error, the rest left blank.
 They are generated (never committed), so they always match the current release.
 """
 
@@ -18,14 +19,21 @@ import course_config
 
 SOLUTION_BLOCK = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.MULTILINE)
 
-# Per lab: the solution cells a partial submission fills, and text replaced in them (a mistake).
-PARTIAL = {
+# Per lab and kind: the solution cells the sample fills, and text replaced in them (mistakes).
+SAMPLES = {
     "imdb_sentiment": {
-        "fill": ["decode_review", "vectorize_sequences", "build_model", "split_validation"],
-        # The metric trap: Accuracy() compares exact values, so it reports 0 on sigmoid outputs.
-        "mistakes": {"build_model": [('metrics=["accuracy"]', "metrics=[keras.metrics.Accuracy()]")]},
+        "partial": {
+            "fill": ["decode_review", "vectorize_sequences", "build_model", "split_validation"],
+            # The metric trap: Accuracy() compares exact values, so it reports 0 on sigmoid outputs.
+            "mistakes": {"build_model": [('metrics=["accuracy"]', "metrics=[keras.metrics.Accuracy()]")]},
+        },
+        "broken": {
+            "fill": ["decode_review", "vectorize_sequences"],
+            "mistakes": {"vectorize_sequences": [("dimension=10000):", "dimension=10000)")]},  # SyntaxError
+        },
     },
 }
+KINDS = ("reference", "partial", "broken", "blank")
 
 
 def notebook_path(step_dir: str, assignment: str) -> Path:
@@ -47,8 +55,8 @@ def make_sample(assignment: str, kind: str) -> nbformat.NotebookNode:
     if kind == "blank":
         return release
     solutions = solution_sources(assignment)
-    fill = set(solutions) if kind == "reference" else set(PARTIAL[assignment]["fill"])
-    mistakes = PARTIAL[assignment]["mistakes"] if kind == "partial" else {}
+    spec = SAMPLES[assignment].get(kind, {"fill": list(solutions), "mistakes": {}})
+    fill, mistakes = set(spec["fill"]), spec["mistakes"]
     sample = copy.deepcopy(release)
     for cell in sample.cells:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
@@ -60,11 +68,11 @@ def make_sample(assignment: str, kind: str) -> nbformat.NotebookNode:
     return sample
 
 
-def write_samples(assignment: str, folder: Path) -> dict[str, Path]:
-    """Write reference, partial and blank submissions; return their paths by kind."""
+def write_samples(assignment: str, folder: Path, kinds=KINDS) -> dict[str, Path]:
+    """Write sample submissions; return their paths by kind."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = {}
-    for kind in ("reference", "partial", "blank"):
+    for kind in kinds:
         paths[kind] = folder / f"{kind}.ipynb"
         nbformat.write(make_sample(assignment, kind), paths[kind])
     return paths

@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
+import csv
 import json
-import shutil
-import subprocess
-import sys
+from html import escape as html_escape
 
 import pytest
 from nbgrader.api import Gradebook
 
 import course_config
+from autograder.batch import autograde_all
 from autograder.cli import main as cli_main
+from autograder.demo import DEMO_SUBMISSIONS, new_demo_course, run_cycle
 from autograder.samples import write_samples
+from tests.test_generated_files import secret_lines
 
 pytestmark = pytest.mark.slow
 ASSIGNMENT = "imdb_sentiment"
-NOTEBOOK = f"{ASSIGNMENT}.ipynb"
 
 
 @pytest.fixture(scope="module")
 def samples(tmp_path_factory):
-    return write_samples(ASSIGNMENT, tmp_path_factory.mktemp("samples"))
+    return write_samples(ASSIGNMENT, tmp_path_factory.mktemp("samples"), kinds=("reference", "partial", "broken", "blank"))
 
 
 @pytest.fixture(scope="module")
@@ -57,29 +58,64 @@ def test_partial_submission_earns_exactly_what_it_did_right(graded):
     assert graded["partial"]["score"] == 11
 
 
-def test_nbgrader_autograde_records_the_same_points_as_the_cli(samples, graded, tmp_path):
-    """The real nbgrader commands, in a temporary course, on the partial submission."""
-    root, db = tmp_path, f"sqlite:///{tmp_path}/gradebook.db"
-    shutil.copytree(course_config.ROOT / course_config.SOURCE_DIR / ASSIGNMENT,
-                    root / course_config.SOURCE_DIR / ASSIGNMENT)
-    submitted = root / course_config.SUBMITTED_DIR / "student1" / ASSIGNMENT
-    submitted.mkdir(parents=True)
-    shutil.copy(samples["partial"], submitted / NOTEBOOK)
+def test_broken_submission_gets_what_works_and_says_what_broke(graded):
+    assert graded["broken"]["score"] == 1  # decode_review
+    assert "syntax error" in graded["broken"]["output"]
 
-    def nbgrader(*args):
-        subprocess.run([sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={root}",
-                        f"--CourseDirectory.db_url={db}", "--log-level=ERROR"], cwd=course_config.ROOT, check=True)
 
-    nbgrader("db", "student", "add", "student1")
-    nbgrader("generate_assignment", ASSIGNMENT, "--force")
-    nbgrader("autograde", ASSIGNMENT, "--student", "student1", "--force")
+@pytest.fixture(scope="module")
+def cycle(tmp_path_factory):
+    """The whole nbgrader cycle on a temporary course with three students, autograded twice."""
+    course = new_demo_course(tmp_path_factory.mktemp("course"))
+    first = run_cycle(course, workers=2)
+    rows_after_first = gradebook_rows(course)
+    autograde_all(course, ASSIGNMENT, workers=2)
+    return course, first, rows_after_first
 
-    cli_cells: dict[str, float] = {}
-    for test in graded["partial"]["tests"]:
-        cli_cells[test["tags"][0]] = cli_cells.get(test["tags"][0], 0) + test["score"]
-    with Gradebook(db) as gradebook:
-        submission = gradebook.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, "student1")
-        recorded = {grade.name: grade.auto_score for grade in submission.grades if grade.name in cli_cells}
-        assert recorded == cli_cells
-        assert submission.score == graded["partial"]["score"]
 
+def gradebook_rows(course) -> dict[tuple[str, str], tuple]:
+    with Gradebook(course.db_url) as gradebook:
+        return {
+            (student, grade.name): (grade.auto_score, grade.max_score, grade.needs_manual_grade)
+            for student in DEMO_SUBMISSIONS
+            for grade in gradebook.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, student).grades
+        }
+
+
+def test_cycle_records_the_same_points_as_the_cli_in_gradebook_and_csv(cycle, graded):
+    course, result, _ = cycle
+    rows = gradebook_rows(course)
+    csv_scores = {row["student_id"]: float(row["raw_score"]) for row in csv.DictReader(result["csv"].open())}
+    for student, kind in DEMO_SUBMISSIONS.items():
+        cli_cells: dict[str, float] = {}
+        for test in graded[kind]["tests"]:
+            cli_cells[test["tags"][0]] = cli_cells.get(test["tags"][0], 0) + test["score"]
+        recorded = {cell: rows[student, cell][0] for cell in cli_cells}
+        assert recorded == cli_cells, student
+        assert csv_scores[student] == graded[kind]["score"], student
+    assert csv_scores == {"ada": 16, "ben": 11, "cy": 1}
+
+
+def test_autograding_twice_gives_identical_gradebook_rows(cycle):
+    course, _, rows_after_first = cycle
+    assert gradebook_rows(course) == rows_after_first
+
+
+def test_feedback_shows_results_and_plots_but_no_hidden_tests_or_solutions(cycle):
+    course, _, _ = cycle
+    solution_only = secret_lines(ASSIGNMENT)
+    for student, kind in DEMO_SUBMISSIONS.items():
+        html = (course.path(course_config.FEEDBACK_DIR, ASSIGNMENT, student) / f"{ASSIGNMENT}.html").read_text()
+        assert "passed: " in html and "HIDDEN TESTS" not in html and "Graded by the course autograder" not in html
+        if kind != "reference":
+            leaked = [line for line in solution_only if html_escape(line) in html]
+            assert not leaked, f"{student}'s feedback shows solution lines: {leaked[:3]}"
+    ada = (course.path(course_config.FEEDBACK_DIR, ASSIGNMENT, "ada") / f"{ASSIGNMENT}.html").read_text()
+    assert ada.count("data:image/png") >= 2, "the learning-curve plots are in the feedback"
+
+
+def test_export_writes_gradescope_results_per_student(cycle):
+    course, _, _ = cycle
+    for student in DEMO_SUBMISSIONS:
+        results = json.loads((course.root / "export" / "gradescope" / ASSIGNMENT / student / "results.json").read_text())
+        assert results["max_score"] == 16 and len(results["tests"]) == 13
