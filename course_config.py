@@ -47,7 +47,9 @@ LMS_FILENAME_REGEXP = r".*/(?P<student_id>[^_/]+)_\d+_\d+_(?P<file_id>[^/]+)"
 DATA_DIR = Path(os.environ.get("COURSE_DATA_DIR", ROOT.parent / "shared" / "data"))
 IMDB_ARCHIVE = "aclImdb_v1_labeled.tar.gz"
 # Where encodings built from the raw archive and the grader's vectorized arrays are cached.
-CACHE_DIR = Path(os.environ.get("COURSE_CACHE_DIR", Path.home() / ".cache" / COURSE_ID))
+# Inside the checkout (ignored by git) rather than in a home folder, so that the sandboxed
+# grading kernel, which runs as another user, can read it.
+CACHE_DIR = Path(os.environ.get("COURSE_CACHE_DIR", ROOT / "build" / "cache"))
 # "auto": Keras's own loader and cache first, then the archive; "keras" or "archive" force one.
 IMDB_SOURCE = os.environ.get("COURSE_IMDB_SOURCE", "auto")
 # Seconds to wait for Keras's download before falling back to the archive.
@@ -60,9 +62,20 @@ NUM_THREADS = int(os.environ.get("COURSE_NUM_THREADS", "2"))  # TF/OMP threads p
 # IMDB submission (kernel with the textbook's float32 arrays): 5.9 GB measured here.
 BATCH_WORKERS = int(os.environ.get("COURSE_BATCH_WORKERS", "0"))
 MEMORY_PER_SUBMISSION_GB = 6.0
-CELL_TIMEOUT_S = 600  # one notebook cell; the variant-experiment cell trains six models (~100 s here)
-NOTEBOOK_TIMEOUT_S = 1800  # the whole submission notebook
-CHECKS_TIMEOUT_S = 900  # the hidden checks of one submission, all together
+def _number(name: str, default: float) -> float:
+    return float(os.environ.get(name, default))
+
+
+# Limits per submission (the tests set small values through the environment).
+CELL_TIMEOUT_S = int(_number("COURSE_CELL_TIMEOUT_S", 600))  # one cell; the variant cell trains six models (~100 s)
+NOTEBOOK_TIMEOUT_S = int(_number("COURSE_NOTEBOOK_TIMEOUT_S", 1800))  # the whole notebook
+CHECKS_TIMEOUT_S = int(_number("COURSE_CHECKS_TIMEOUT_S", 900))  # all hidden checks together
+CHECK_TIMEOUT_S = int(_number("COURSE_CHECK_TIMEOUT_S", 300))  # one hidden check (the grader's training run: ~10 s)
+# Memory of the kernel's (or the check process's) whole process tree; the reference peaks at 5.9 GB.
+MEMORY_LIMIT_GB = _number("COURSE_MEMORY_LIMIT_GB", 10.0)
+MAX_OUTPUT_BYTES_PER_CELL = int(_number("COURSE_MAX_OUTPUT_BYTES", 1_000_000))  # more is cut, with a note
+# Student code runs as this user, without network, when the grader runs as root (see autograder/sandbox.py).
+SANDBOX_USER = os.environ.get("COURSE_SANDBOX_USER", "nobody")
 
 # The IMDB lab's grading protocol: the grader trains the student's build_model() itself.
 IMDB_NUM_WORDS = 10_000

@@ -9,14 +9,21 @@ number is in the request); the parent owns the points table and only reads pass/
 from __future__ import annotations
 
 import ast
+import builtins
+import functools
 import json
 import os
+import signal
 import sys
 import traceback
 import types
 
+import keras
+import numpy
 import pytest
 
+import course_config
+from autograder import sandbox
 from autograder.checks import check_module_path
 
 SUBMISSION_FILE_PREFIX = "<notebook cell "
@@ -26,10 +33,52 @@ class SubmissionLoadError(Exception):
     """A graded function is missing or could not be rebuilt from the notebook."""
 
 
+class CheckTimeout(Exception):
+    pass
+
+
+class ProtectedNamespaces:
+    """Module and class attributes the checks rely on, put back after every call into student code.
+
+    A student's function may patch numpy, builtins or Keras while it runs (`np.array_equal =
+    lambda *a: True`); the grader restores them before it looks at what the function returned.
+    """
+
+    def __init__(self):
+        self.targets = [builtins, numpy, numpy.random, keras, keras.Model, keras.Sequential,
+                        keras.layers.Layer, keras.layers.Dense, keras.optimizers.Optimizer]
+        self.saved = [dict(vars(target)) for target in self.targets]
+
+    def restore(self) -> None:
+        for target, saved in zip(self.targets, self.saved):
+            current = vars(target)
+            for name in [n for n in current if n not in saved]:
+                _set(target, name, None, delete=True)
+            for name, value in saved.items():
+                if current.get(name, _MISSING) is not value:
+                    _set(target, name, value)
+
+
+_MISSING = object()
+
+
+def _set(target, name, value, delete=False):
+    try:
+        if isinstance(target, types.ModuleType):
+            vars(target).pop(name, None) if delete else vars(target).__setitem__(name, value)
+        elif delete:
+            delattr(target, name)
+        else:
+            setattr(target, name, value)
+    except (AttributeError, TypeError):
+        pass  # read-only slots and the like cannot have been patched either
+
+
 class Submission:
     """The student's definitions, rebuilt in a module of their own."""
 
-    def __init__(self, pieces: list[dict]):
+    def __init__(self, pieces: list[dict], protected: ProtectedNamespaces | None = None):
+        self.protected = protected or ProtectedNamespaces()
         self.module = types.ModuleType("submission")
         self.module.__dict__["__builtins__"] = __builtins__
         self.problems: list[str] = []
@@ -43,19 +92,29 @@ class Submission:
                 self.problems.append(
                     f"Cell {piece['cell']}, line {piece['line']}: {type(error).__name__}: {error}"
                 )
+        self.protected.restore()  # class bodies and decorators ran student code too
 
     def function(self, name: str):
+        """The student's function, wrapped so that whatever it patches is put back after each call."""
         value = self.module.__dict__.get(name)
         if not callable(value):
             detail = f" ({'; '.join(self.problems)})" if self.problems else ""
             raise SubmissionLoadError(f"Your notebook does not define `{name}`{detail}.")
-        return value
+
+        @functools.wraps(value)
+        def guarded(*args, **kwargs):
+            try:
+                return value(*args, **kwargs)
+            finally:
+                self.protected.restore()
+
+        return guarded
 
 
 def describe_failure(excinfo: pytest.ExceptionInfo) -> str:
     """One line a student can act on, never the hidden check's source."""
     error = excinfo.value
-    if isinstance(error, SubmissionLoadError):
+    if isinstance(error, (SubmissionLoadError, CheckTimeout)):
         return str(error)
     if isinstance(error, AssertionError):
         return str(error).split("\nassert ")[0].strip() or "A hidden check failed."
@@ -80,6 +139,21 @@ class ResultCollector:
         self.results: dict[str, dict] = {}
 
     @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_call(self, item):
+        """A time limit per check: student code that loops forever fails only that check."""
+
+        def interrupt(signum, frame):
+            raise CheckTimeout(f"This check ran past its {course_config.CHECK_TIMEOUT_S} s limit.")
+
+        previous = signal.signal(signal.SIGALRM, interrupt)
+        signal.alarm(course_config.CHECK_TIMEOUT_S)
+        try:
+            yield
+        finally:
+            signal.alarm(0)
+            signal.signal(signal.SIGALRM, previous)
+
+    @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):
         outcome = yield
         report = outcome.get_result()
@@ -100,8 +174,11 @@ class CheckInputs:
 
     @classmethod
     def load_submission(cls) -> Submission:
+        """Rebuild the student's code; from here on this process runs as the sandbox user."""
         if cls.submission is None:
-            cls.submission = Submission(cls.pieces)
+            protected = ProtectedNamespaces()
+            sandbox.drop_privileges()
+            cls.submission = Submission(cls.pieces, protected)
         return cls.submission
 
 

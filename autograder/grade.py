@@ -24,10 +24,12 @@ from pathlib import Path
 import nbformat
 
 import course_config
+from autograder import sandbox
 from autograder.checks import read_check_specs
 from autograder.execute import execute_notebook, kernel_environment
 from autograder.report import CheckResult, GradeReport
 from autograder.submission import extract_definitions
+from autograder.tamper import find_tampering
 
 MAX_RESULT_BYTES = 1_000_000
 
@@ -49,13 +51,17 @@ def grade_notebook(
 ) -> tuple[GradeReport, nbformat.NotebookNode]:
     """Grade a notebook; return the report and the executed notebook (outputs kept for feedback)."""
     specs = read_check_specs(assignment)
+    sandbox.protect_course_files()
     with tempfile.TemporaryDirectory(prefix="autograder-run-") as workdir:
         execution = execute_notebook(copy.deepcopy(notebook), Path(workdir))
     extracted = extract_definitions(notebook)
     outcomes, load_problems, check_note = run_check_process(assignment, extracted.pieces, execution.exports)
 
     report = GradeReport(assignment, name, execution_status=execution.status,
-                         execution_seconds=execution.seconds)
+                         execution_seconds=execution.seconds, peak_memory_gb=round(execution.peak_memory_gb, 2))
+    report.tampering = find_tampering(notebook, assignment)
+    if not sandbox.available():
+        report.notes.append("Not sandboxed: the grader is not root, so student code ran as the grader's user.")
     report.notes += execution.errors[:10] + extracted.problems + load_problems
     if check_note:
         report.notes.append(check_note)
@@ -85,6 +91,7 @@ def run_check_process(assignment: str, pieces: list, exports: dict) -> tuple[dic
                 received.extend(chunk)
 
     with tempfile.TemporaryDirectory(prefix="autograder-checks-") as workdir:
+        sandbox.open_workdir(Path(workdir))
         request = Path(workdir) / "request.json"
         request.write_text(json.dumps({
             "assignment": assignment, "result_fd": write_end,
@@ -92,20 +99,23 @@ def run_check_process(assignment: str, pieces: list, exports: dict) -> tuple[dic
         }))
         log = open(Path(workdir) / "checks.log", "wb")
         process = subprocess.Popen(
-            [sys.executable, "-m", "autograder.checkrun", str(request)],
-            pass_fds=(write_end,), cwd=workdir, env=kernel_environment(),
+            sandbox.no_network_prefix() + [sys.executable, "-m", "autograder.checkrun", str(request)],
+            pass_fds=(write_end,), cwd=workdir, env=kernel_environment(Path(workdir)),
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         os.close(write_end)
         reader = threading.Thread(target=read_results, daemon=True)
         reader.start()
         note = ""
-        try:
-            process.wait(timeout=course_config.CHECKS_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-            note = f"The hidden checks ran past their {course_config.CHECKS_TIMEOUT_S} s limit and were stopped."
+        with sandbox.MemoryWatch(process.pid) as memory:
+            try:
+                process.wait(timeout=course_config.CHECKS_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+                note = f"The hidden checks ran past their {course_config.CHECKS_TIMEOUT_S} s limit and were stopped."
+        if memory.exceeded:
+            note = f"The hidden checks used more than {course_config.MEMORY_LIMIT_GB:g} GB and were stopped."
         reader.join(timeout=10)
         os.close(read_end)
         log.close()

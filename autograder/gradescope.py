@@ -12,8 +12,9 @@ from pathlib import Path
 import course_config
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-# The grader and what it needs; tests, notebooks and generated files stay behind.
-PACKAGE_DIRS = ["autograder", "labtools"]
+# The grader and what it needs (the release: tamper detection compares with it); tests, sources
+# and solutions stay behind.
+PACKAGE_DIRS = ["autograder", "labtools", course_config.RELEASE_DIR]
 PACKAGE_FILES = ["course_config.py", "pyproject.toml", "requirements.txt"]
 
 

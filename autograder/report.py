@@ -27,6 +27,8 @@ class GradeReport:
     execution_status: str = "completed"
     execution_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)  # notebook errors, code that could not be rebuilt
+    tampering: list[str] = field(default_factory=list)  # locked cells or metadata changed by the student
+    peak_memory_gb: float = 0.0  # the kernel's process tree
 
     @property
     def score(self) -> float:
@@ -45,7 +47,7 @@ class GradeReport:
 
     def to_gradescope(self) -> dict:
         """Gradescope's autograder results format."""
-        notes = "\n".join(self.notes)
+        notes = "\n".join(self.notes + [f"Changed by the student: {t}" for t in self.tampering])
         return {
             "score": self.score,
             "max_score": self.max_score,
@@ -75,4 +77,5 @@ class GradeReport:
             rows.append(f"{check.name[:44]:<44} {check.score:>4g}/{check.points:<4g}  {verdict}")
         rows.append(f"{'total':<44} {self.score:>4g}/{self.max_score:<4g}")
         header = [f"{self.assignment}: {self.notebook} (execution {self.execution_status}, {self.execution_seconds:.0f} s)"]
-        return "\n".join(header + [f"  note: {note}" for note in self.notes] + rows)
+        notes = [f"  note: {note}" for note in self.notes] + [f"  changed: {t}" for t in self.tampering]
+        return "\n".join(header + notes + rows)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import sys
 import tarfile
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -48,8 +50,13 @@ def write_tiny_archive(folder: Path, reviews=TINY_REVIEWS) -> Path:
 
 
 @contextmanager
-def tiny_data_environment(folder: Path):
-    """Point this process and its children (kernels, check processes) at a tiny archive."""
+def tiny_data_environment():
+    """Point this process and its children (kernels, check processes) at a tiny archive.
+
+    The folder is readable by everyone: as root, the grader runs student code as another user.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="dl-course-tiny-"))
+    os.chmod(folder, 0o755)
     data_dir, cache_dir = folder / "data", folder / "cache"
     write_tiny_archive(data_dir)
     with pytest.MonkeyPatch.context() as patch:
@@ -60,17 +67,18 @@ def tiny_data_environment(folder: Path):
         patch.setenv("COURSE_IMDB_SOURCE", "archive")
         patch.setattr(imdb, "_chosen_source", None)
         yield data_dir
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
-def tiny_data(tmp_path) -> Path:
-    with tiny_data_environment(tmp_path) as data_dir:
+def tiny_data() -> Path:
+    with tiny_data_environment() as data_dir:
         yield data_dir
 
 
 @pytest.fixture(scope="module")
-def tiny_data_for_module(tmp_path_factory) -> Path:
-    with tiny_data_environment(tmp_path_factory.mktemp("tiny")) as data_dir:
+def tiny_data_for_module() -> Path:
+    with tiny_data_environment() as data_dir:
         yield data_dir
 
 

@@ -10,8 +10,9 @@ from autograder.checkrun import CheckInputs, Submission
 
 
 @pytest.fixture(scope="session")
-def submission() -> Submission:
-    """The student's functions, rebuilt from the notebook after the checks were imported."""
+def submission(lab_data) -> Submission:
+    """The student's functions, rebuilt after the checks and the lab's data (`lab_data`, defined
+    by each lab's check module) were loaded, and after this process dropped its privileges."""
     return CheckInputs.load_submission()
 
 

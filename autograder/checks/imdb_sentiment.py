@@ -37,34 +37,55 @@ tf.config.threading.set_inter_op_parallelism_threads(course_config.NUM_THREADS)
 tf.config.experimental.enable_op_determinism()
 
 
-@pytest.fixture(scope="module")
-def imdb():
+@pytest.fixture(scope="session")
+def lab_data():
+    """Loaded before the student's code is rebuilt (see the `submission` fixture)."""
     return load_imdb_data()
 
 
 @pytest.fixture(scope="module")
-def grader_run(submission, imdb):
+def grader_run(submission, lab_data):
     """The grader's own training run of the student's build_model()."""
-    return train_and_evaluate(submission.function("build_model"), imdb, course_config.SEED)
+    return train_and_evaluate(submission.function("build_model"), lab_data, course_config.SEED)
 
 
-def train_and_evaluate(build_model, imdb, seed: int) -> dict:
+def train_and_evaluate(build_model, lab_data, seed: int) -> dict:
     """The course protocol: fit on all training reviews, accuracy computed here from predictions."""
     keras.utils.set_random_seed(seed)
     model = require_model(build_model(), "build_model()")
+    if len(lab_data.x_test) >= 1000:  # below that, chance alone moves the accuracy too much
+        before = accuracy_of(model, lab_data)
+        assert abs(before - 0.5) < 0.15, (
+            f"build_model() returned a model that already classifies reviews ({before:.2f} test accuracy "
+            "before any training): return a new, untrained model."
+        )
     history = model.fit(
-        imdb.x_train, imdb.y_train, epochs=course_config.IMDB_RETRAIN_EPOCHS,
+        lab_data.x_train, lab_data.y_train, epochs=course_config.IMDB_RETRAIN_EPOCHS,
         batch_size=course_config.IMDB_BATCH_SIZE, verbose=0,
     )
-    probabilities = predictions(model, imdb.x_test)
-    accuracy = float(np.mean((probabilities > 0.5) == (imdb.y_test > 0.5)))
-    return {"history": plain_history(history), "test_accuracy": accuracy}
+    return {"history": plain_history(history), "test_accuracy": accuracy_of(model, lab_data)}
+
+
+def accuracy_of(model: keras.Model, lab_data) -> float:
+    probabilities = predictions(model, lab_data.x_test)
+    return float(np.mean((probabilities > 0.5) == (lab_data.y_test > 0.5)))
+
+
+# Only Keras's own classes: their methods (predict, fit) are the library's code, not the student's.
+MODEL_TYPES = (keras.Sequential, keras.src.models.functional.Functional)
+LAYER_TYPES = (keras.layers.InputLayer, keras.layers.Dense)
 
 
 def require_model(model, produced_by: str) -> keras.Model:
-    assert isinstance(model, keras.Model), (
-        f"{produced_by} returned {type(model).__name__}, not a Keras model. Return the model object."
+    assert type(model) in MODEL_TYPES, (
+        f"{produced_by} returned {type(model).__name__}; return a keras.Sequential model "
+        "(or a functional keras.Model) built from Keras's own layers."
     )
+    foreign = [type(layer).__name__ for layer in model.layers if type(layer) not in LAYER_TYPES]
+    assert not foreign, f"{produced_by}: use keras.layers.Dense layers only, not {foreign}."
+    if model.optimizer is not None:
+        steps = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+        assert steps == 0, f"{produced_by} returned a model that was already trained ({steps} steps): return a new one."
     return model
 
 
@@ -127,14 +148,14 @@ def assert_compiled_for_binary_classification(model, produced_by: str, loss: str
 
 
 @check(points=1, cell="test_decode_review")
-def test_decode_review_matches_word_index(submission, imdb, rng):
+def test_decode_review_matches_word_index(submission, lab_data, rng):
     """decode_review turns indices back into words, '?' for the reserved indices 0-2."""
     decode_review = submission.function("decode_review")
-    reverse = {rank: word for word, rank in imdb.word_index.items()}
-    for row in rng.choice(len(imdb.train_sequences), size=3, replace=False):
-        sequence = list(imdb.train_sequences[row])
+    reverse = {rank: word for word, rank in lab_data.word_index.items()}
+    for row in rng.choice(len(lab_data.train_sequences), size=3, replace=False):
+        sequence = list(lab_data.train_sequences[row])
         expected = " ".join(reverse.get(i - 3, "?") for i in sequence)
-        result = decode_review(sequence, imdb.word_index)
+        result = decode_review(sequence, lab_data.word_index)
         assert type(result) is str, f"decode_review returned {type(result).__name__}; return a str."
         assert str.__eq__(result, expected), (
             "decode_review gives different words than the word index: remember the offset of 3 "
@@ -264,6 +285,22 @@ def test_notebook_history_has_every_epoch(exports):
     assert set(lengths.values()) == {EPOCHS_IN_NOTEBOOK}, (
         f"The history holds {sorted(set(lengths.values()))} values per metric; train for {EPOCHS_IN_NOTEBOOK} epochs."
     )
+    assert_history_is_consistent(history, accuracy)
+
+
+def assert_history_is_consistent(history: dict, accuracy: str, n_val: int = 10_000) -> None:
+    """Numbers a real fit produces: finite losses, accuracies in [0, 1], validation accuracies
+    that are whole counts of the 10,000 validation reviews."""
+    values = [v for series in history.values() for v in series]
+    assert all(math.isfinite(v) for v in values), "The history contains NaN or infinite values."
+    assert all(0.0 <= v <= 1.0 for v in history[accuracy] + history[f"val_{accuracy}"]), (
+        "Accuracies in the history lie outside [0, 1]."
+    )
+    counts = [v * n_val for v in history[f"val_{accuracy}"]]
+    assert all(abs(c - round(c)) < 0.05 for c in counts), (
+        "The validation accuracies are not fractions of the 10,000 validation reviews: "
+        "validate on x_val, y_val as returned by split_validation."
+    )
 
 
 @check(points=1, cell="test_history")
@@ -309,10 +346,10 @@ def test_build_variant_architectures(submission):
 
 
 @check(points=1, cell="test_variants")
-def test_variant_experiment_table(submission, imdb):
+def test_variant_experiment_table(submission, lab_data):
     """run_variant_experiments returns the best validation accuracy of every variant."""
     run = submission.function("run_variant_experiments")
-    x, y = imdb.x_train[:1500], imdb.y_train[:1500]
+    x, y = lab_data.x_train[:1500], lab_data.y_train[:1500]
     keras.utils.set_random_seed(course_config.SEED)
     table = run(x[500:], y[500:], x[:500], y[:500], epochs=2)
     assert isinstance(table, dict), f"run_variant_experiments returned {type(table).__name__}; return a dict."
