@@ -29,10 +29,12 @@ solutions: venv
 demo: release
 	$(BIN)/python -m autograder demo
 
-# All tests: the fast ones first, then the slow end-to-end ones on the real data.
+# All tests: the fast ones first, then the slow ones: the corpus of hostile submissions (two at a
+# time) and the end-to-end runs on the real data.
 test: venv
 	$(BIN)/python -m pytest -m "not slow"
-	$(BIN)/python -m pytest -m slow
+	$(BIN)/python -m pytest -m slow -n 2 tests/test_hostile_submissions.py
+	$(BIN)/python -m pytest -m slow --ignore=tests/test_hostile_submissions.py
 
 test-fast: venv
 	$(BIN)/python -m pytest -m "not slow"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import contextlib
 import functools
 import json
 import os
@@ -132,6 +133,22 @@ def describe_failure(excinfo: pytest.ExceptionInfo) -> str:
     return f"{type(error).__name__}{where}: {message}".rstrip(": ")
 
 
+@contextlib.contextmanager
+def time_limit():
+    """A time limit per check: student code that loops forever fails only that check."""
+
+    def interrupt(signum, frame):
+        raise CheckTimeout(f"This check ran past its {course_config.CHECK_TIMEOUT_S} s limit.")
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.alarm(course_config.CHECK_TIMEOUT_S)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 class ResultCollector:
     """pytest plugin: one outcome and message per check."""
 
@@ -139,19 +156,14 @@ class ResultCollector:
         self.results: dict[str, dict] = {}
 
     @pytest.hookimpl(hookwrapper=True)
-    def pytest_runtest_call(self, item):
-        """A time limit per check: student code that loops forever fails only that check."""
-
-        def interrupt(signum, frame):
-            raise CheckTimeout(f"This check ran past its {course_config.CHECK_TIMEOUT_S} s limit.")
-
-        previous = signal.signal(signal.SIGALRM, interrupt)
-        signal.alarm(course_config.CHECK_TIMEOUT_S)
-        try:
+    def pytest_runtest_setup(self, item):
+        with time_limit():  # fixtures call student code too (the grader's training run)
             yield
-        finally:
-            signal.alarm(0)
-            signal.signal(signal.SIGALRM, previous)
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_call(self, item):
+        with time_limit():
+            yield
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):

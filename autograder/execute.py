@@ -135,14 +135,14 @@ async def _execute_all(client: NotebookClient, result: ExecutionResult) -> None:
         if cell.cell_type != "code":
             continue
         result.current_cell = index + 1
+        started = time.monotonic()
         await client.async_execute_cell(cell, index)
+        if time.monotonic() - started >= course_config.CELL_TIMEOUT_S:  # nbclient interrupted it
+            result.status = "timed out"
+            result.errors.append(f"Timed out after {course_config.CELL_TIMEOUT_S} s in cell {index + 1}.")
+            continue
         for output in cell.get("outputs", []):
-            if output.output_type != "error":
-                continue
-            if output.ename == "CellTimeoutError":
-                result.status = "timed out"
-                result.errors.append(f"Timed out after {course_config.CELL_TIMEOUT_S} s in cell {index + 1}.")
-            else:
+            if output.output_type == "error":
                 detail = f"{output.ename}: {output.evalue}".strip(": ")[:300]
                 result.errors.append(f"cell {index + 1}: {detail}")
     export_cell = nbformat.v4.new_code_cell(EXPORT_CODE)

@@ -107,7 +107,8 @@ class SandboxedKernelManager(AsyncKernelManager):
 class MemoryWatch:
     """Kill a process tree whose resident memory passes a limit; remember that it did."""
 
-    def __init__(self, pid: int, limit_gb: float = course_config.MEMORY_LIMIT_GB, interval_s: float = 0.2):
+    def __init__(self, pid: int, limit_gb: float | None = None, interval_s: float = 0.2):
+        limit_gb = course_config.MEMORY_LIMIT_GB if limit_gb is None else limit_gb
         self.pid, self.limit_bytes, self.interval_s = pid, limit_gb * 2**30, interval_s
         self.peak_bytes = 0
         self.exceeded = False

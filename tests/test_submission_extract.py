@@ -52,3 +52,25 @@ def test_tracebacks_point_at_the_notebook_cell_and_line():
         submission.function("fails")()
     student_frame = raised.traceback[-1]
     assert str(student_frame.path) == "<notebook cell 3>" and student_frame.lineno + 1 == 4
+
+
+def test_what_student_code_patches_is_restored_after_each_call():
+    import builtins
+
+    import keras
+    import numpy
+
+    nb = notebook(
+        "import builtins, numpy, keras\n"
+        "def cheat():\n"
+        "    numpy.array_equal = lambda *a, **k: True\n"
+        "    builtins.len = lambda x: 0\n"
+        "    keras.Model.predict = lambda self, x: 'perfect'\n"
+        "    numpy.brand_new = 1\n"
+        "    return 'done'"
+    )
+    originals = numpy.array_equal, builtins.len, keras.Model.predict
+    submission = Submission([vars(p) for p in extract_definitions(nb).pieces])
+    assert submission.function("cheat")() == "done"
+    assert (numpy.array_equal, builtins.len, keras.Model.predict) == originals
+    assert not hasattr(numpy, "brand_new")
