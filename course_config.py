@@ -56,7 +56,11 @@ IMDB_SOURCE = os.environ.get("COURSE_IMDB_SOURCE", "auto")
 KERAS_DOWNLOAD_TIMEOUT_S = 20
 
 # Grading.
-SEED = 0  # the grader's own training runs use this seed
+SEED = 0  # seeds of the labs' own code and of the calibration
+# Seed of the hidden checks' random inputs and of the grader's training run. Set COURSE_CHECK_SEED
+# privately (a CI secret) so that students cannot know the inputs; any seed passes the reference
+# (the threshold is calibrated over 30 seeds).
+CHECK_SEED = int(os.environ.get("COURSE_CHECK_SEED", SEED))
 NUM_THREADS = int(os.environ.get("COURSE_NUM_THREADS", "2"))  # TF/OMP threads per grading process
 # Batch grading: workers in parallel. 0 = choose from free memory and cores. Peak memory of one
 # IMDB submission (kernel with the textbook's float32 arrays): 5.9 GB measured here.

@@ -212,6 +212,7 @@ def main(request_path: str) -> int:
     with open(request_path) as file:
         request = json.load(file)
     result_pipe = os.fdopen(request["result_fd"], "w")
+    course_config.CHECK_SEED = request["check_seed"]  # never in the environment student code sees
     results, problems = run_checks(request["assignment"], request["pieces"], request["exports"])
     json.dump({"results": results, "load_problems": problems}, result_pipe)
     result_pipe.close()

@@ -54,8 +54,9 @@ class ExecutionResult:
 
 
 def kernel_environment(workdir: Path) -> dict[str, str]:
-    """Student code's environment: pinned threads, no grader flags, a home it may write to."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NBGRADER") and k != "MPLBACKEND"}
+    """Student code's environment: pinned threads, no grader flags or secrets, a home it may write to."""
+    hidden = ("MPLBACKEND", "COURSE_CHECK_SEED")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NBGRADER") and k not in hidden}
     threads = str(course_config.NUM_THREADS)
     env.update(
         OMP_NUM_THREADS=threads, TF_NUM_INTRAOP_THREADS=threads, TF_NUM_INTEROP_THREADS=threads,

@@ -61,8 +61,11 @@ def grade_notebook(
                          execution_seconds=execution.seconds, peak_memory_gb=round(execution.peak_memory_gb, 2))
     report.tampering = find_tampering(notebook, assignment)
     if not sandbox.available():
-        report.notes.append("Not sandboxed: the grader is not root, so student code ran as the grader's user.")
-    report.notes += execution.errors[:10] + extracted.problems + load_problems
+        report.notes.append("Not sandboxed: student code ran as the grader's own user, with network (the "
+                            "grader is not root, or the sandbox user cannot reach this Python environment).")
+    limits_hit = [e for e in execution.errors if not e.startswith("cell ")]
+    cell_errors = [e for e in execution.errors if e.startswith("cell ")][:10]
+    report.notes += limits_hit + cell_errors + extracted.problems + load_problems
     if check_note:
         report.notes.append(check_note)
     for spec in specs:
@@ -94,9 +97,10 @@ def run_check_process(assignment: str, pieces: list, exports: dict) -> tuple[dic
         sandbox.open_workdir(Path(workdir))
         request = Path(workdir) / "request.json"
         request.write_text(json.dumps({
-            "assignment": assignment, "result_fd": write_end,
+            "assignment": assignment, "result_fd": write_end, "check_seed": course_config.CHECK_SEED,
             "pieces": [vars(piece) for piece in pieces], "exports": exports,
         }))
+        os.chmod(request, 0o600)  # read by the check process before it drops to the sandbox user
         log = open(Path(workdir) / "checks.log", "wb")
         process = subprocess.Popen(
             sandbox.no_network_prefix() + [sys.executable, "-m", "autograder.checkrun", str(request)],

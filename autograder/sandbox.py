@@ -11,10 +11,13 @@ says so in each report.
 
 from __future__ import annotations
 
+import functools
 import os
 import pwd
 import shutil
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -25,15 +28,22 @@ from jupyter_client.manager import AsyncKernelManager
 import course_config
 
 
+@functools.lru_cache(maxsize=None)
 def available() -> bool:
-    """True when student code can be run as another user without network."""
+    """True when student code can run as the sandbox user without network: we are root, the tools
+    and the user exist, and that user can start this Python with the course's packages (every
+    folder above the checkout and the virtual environment must let others through)."""
     if os.geteuid() != 0 or not (shutil.which("unshare") and shutil.which("setpriv")):
         return False
     try:
         pwd.getpwnam(course_config.SANDBOX_USER)
     except KeyError:
         return False
-    return True
+    probe = [*_prefix(), sys.executable, "-c", "import course_config, labtools, ipykernel"]
+    try:
+        return subprocess.run(probe, cwd="/", capture_output=True, timeout=120).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
 
 
 def sandbox_user() -> tuple[int, int]:
@@ -41,15 +51,17 @@ def sandbox_user() -> tuple[int, int]:
     return entry.pw_uid, entry.pw_gid
 
 
+def _prefix() -> list[str]:
+    uid, gid = sandbox_user()
+    return ["unshare", "--net", "--", "setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--"]
+
+
 def no_network_prefix() -> list[str]:
     return ["unshare", "--net", "--"] if available() else []
 
 
 def kernel_prefix() -> list[str]:
-    if not available():
-        return []
-    uid, gid = sandbox_user()
-    return no_network_prefix() + ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--"]
+    return _prefix() if available() else []
 
 
 def drop_privileges() -> None:
