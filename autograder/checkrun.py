@@ -64,11 +64,14 @@ _MISSING = object()
 
 
 def _set(target, name, value, delete=False):
+    is_module = isinstance(target, types.ModuleType)
     try:
-        if isinstance(target, types.ModuleType):
-            vars(target).pop(name, None) if delete else vars(target).__setitem__(name, value)
+        if delete and is_module:
+            vars(target).pop(name, None)
         elif delete:
             delattr(target, name)
+        elif is_module:
+            vars(target)[name] = value
         else:
             setattr(target, name, value)
     except (AttributeError, TypeError):

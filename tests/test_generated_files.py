@@ -23,18 +23,20 @@ def nbgrader_cells(nb):
 
 
 def secret_lines(assignment: str) -> set[str]:
-    """Non-trivial lines that occur only inside the source's solution and hidden-test blocks."""
+    """Non-trivial lines of the source's solution and hidden-test blocks that occur nowhere else
+    in the source (not even inside a visible line), so that finding one elsewhere is a leak."""
     source = nbformat.read(notebook_path(course_config.SOURCE_DIR, assignment), 4)
-    inside, outside = set(), set()
+    inside, outside = set(), []
     for cell in source.cells:
         rest = cell.source
         for kind in ("SOLUTION", "HIDDEN TESTS"):
             for block in re.findall(BLOCK.format(kind), cell.source, flags=re.DOTALL):
                 inside |= {line.strip() for line in block.splitlines() if len(line.strip()) > 12}
             rest = re.sub(BLOCK.format(kind), "", rest, flags=re.DOTALL)
-        outside |= {line.strip() for line in rest.splitlines()}
+        outside.append(rest)
     assert inside, "the source notebook should have solution and hidden-test blocks"
-    return inside - outside
+    visible = "\n".join(outside)
+    return {line for line in inside if line not in visible}
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
