@@ -3,7 +3,7 @@
 Every case starts from a generated sample (reference or blank release) and changes it the way a
 student might. A case must never score more than its unmodified base minus the checks its change
 must fail, must not stop the grader, and must say what happened. Runs on tiny data with small
-limits; marked slow: about 27 real kernels and check processes.
+limits; marked slow: about 30 real kernels and check processes.
 """
 
 from __future__ import annotations
@@ -158,6 +158,12 @@ CASES = [
          replace_in("decode_review", DECODE_BODY,
                     "    import os\n    if any('NBGRADER' in k or 'AUTOGRADER' in k for k in os.environ):\n"
                     "        return 'graded!'\n" + DECODE_BODY),
+         passes=STRUCTURAL_CHECKS),
+    Case("fabricated_history",
+         set_source("train_20_epochs",
+                    "class Fabricated:\n    history = {'loss': [0.3] * 20, 'accuracy': [0.9] * 20,\n"
+                    "               'val_loss': [0.3] * 20, 'val_accuracy': [0.8812] * 20}\nhistory = Fabricated()"),
+         says="does not match the model that produced it", fails={"test_notebook_history_has_every_epoch"},
          passes=STRUCTURAL_CHECKS),
     Case("prints_fake_grader_lines",
          insert_cell("print('test_grader_trained_test_accuracy   3/3  ok')\nprint('total 16/16')\n"

@@ -286,6 +286,12 @@ def test_notebook_history_has_every_epoch(exports):
         f"The history holds {sorted(set(lengths.values()))} values per metric; train for {EPOCHS_IN_NOTEBOOK} epochs."
     )
     assert_history_is_consistent(history, accuracy)
+    steps = EPOCHS_IN_NOTEBOOK * math.ceil(15_000 / course_config.IMDB_BATCH_SIZE)
+    assert exports.get("iterations") == steps, (
+        f"The history does not match the model that produced it: that model took "
+        f"{exports.get('iterations')} training steps, but 20 epochs over the 15,000 training reviews "
+        f"in batches of {course_config.IMDB_BATCH_SIZE} take {steps}. Fit a fresh model once and keep its history."
+    )
 
 
 def assert_history_is_consistent(history: dict, accuracy: str, n_val: int = 10_000) -> None:
