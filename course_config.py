@@ -75,8 +75,9 @@ CELL_TIMEOUT_S = int(_number("COURSE_CELL_TIMEOUT_S", 600))  # one cell; the var
 NOTEBOOK_TIMEOUT_S = int(_number("COURSE_NOTEBOOK_TIMEOUT_S", 1800))  # the whole notebook
 CHECKS_TIMEOUT_S = int(_number("COURSE_CHECKS_TIMEOUT_S", 900))  # all hidden checks together
 CHECK_TIMEOUT_S = int(_number("COURSE_CHECK_TIMEOUT_S", 300))  # one hidden check (the grader's training run: ~10 s)
-# Memory of the kernel's (or the check process's) whole process tree; the reference peaks at 5.9 GB.
-MEMORY_LIMIT_GB = _number("COURSE_MEMORY_LIMIT_GB", 10.0)
+# Memory of the kernel's (or the check process's) whole process tree. The reference (float32)
+# peaks at 5.9 GB; the textbook's float64 arrays at 9.6 GB, which an honest student may still use.
+MEMORY_LIMIT_GB = _number("COURSE_MEMORY_LIMIT_GB", 12.0)
 MAX_OUTPUT_BYTES_PER_CELL = int(_number("COURSE_MAX_OUTPUT_BYTES", 1_000_000))  # more is cut, with a note
 # Student code runs as this user, without network, when the grader runs as root (see autograder/sandbox.py).
 SANDBOX_USER = os.environ.get("COURSE_SANDBOX_USER", "nobody")
