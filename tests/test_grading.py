@@ -56,14 +56,17 @@ def test_reference_functions_pass_every_structural_check(reference):
 
 
 def test_kernel_state_cannot_change_the_hidden_checks(tiny_data_for_module, tmp_path):
-    """Patching numpy in the notebook does not reach the grader's check process."""
-    notebook = make_sample(ASSIGNMENT, "blank")
+    """A wrong function stays wrong even if the notebook patches numpy's comparisons in its kernel."""
+    notebook = make_sample(ASSIGNMENT, "reference")
+    for cell in notebook.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "vectorize_sequences":
+            cell.source = cell.source.replace("    return results", "    return results * 0")
     notebook.cells.insert(1, new_code_cell(
         "import numpy\nnumpy.array_equal = lambda *a, **k: True\nnumpy.issubdtype = lambda *a: True"
     ))
-    checks, report = grade(notebook, tmp_path)
-    assert report.score == 0
+    checks, _ = grade(notebook, tmp_path)
     assert not checks["test_vectorize_exact_multi_hot"].passed
+    assert checks["test_vectorize_shape_and_dtype"].passed and checks["test_decode_review_matches_word_index"].passed
 
 
 def test_wrong_function_loses_only_its_own_points(tiny_data_for_module, tmp_path):
