@@ -19,6 +19,7 @@ import psutil
 from tqdm import tqdm
 
 import course_config
+from autograder import grader_data
 from autograder.course import Course, NbgraderError
 
 # One student's `nbgrader autograde`: the notebook and the checks, with room for start-up.
@@ -75,6 +76,9 @@ def autograde_all(course: Course, assignment: str, workers: int = course_config.
     if not students:
         print(f"No submissions of {assignment} in {course.root / course_config.SUBMITTED_DIR}.")
         return []
+    problem = grader_data.prepare(assignment)  # once, before workers would each build the caches
+    if problem:
+        print(problem)
     workers = choose_workers(workers, len(students))
     threads = max(1, (os.cpu_count() or 1) // workers)
     print(f"Autograding {len(students)} submissions of {assignment}: {workers} workers × {threads} threads")

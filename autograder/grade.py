@@ -24,7 +24,7 @@ from pathlib import Path
 import nbformat
 
 import course_config
-from autograder import sandbox
+from autograder import grader_data, sandbox
 from autograder.checks import read_check_specs
 from autograder.execute import execute_notebook, kernel_environment
 from autograder.report import CheckResult, GradeReport
@@ -52,6 +52,7 @@ def grade_notebook(
     """Grade a notebook; return the report and the executed notebook (outputs kept for feedback)."""
     specs = read_check_specs(assignment)
     sandbox.protect_course_files()
+    data_problem = grader_data.prepare(assignment)
     with tempfile.TemporaryDirectory(prefix="autograder-run-") as workdir:
         execution = execute_notebook(copy.deepcopy(notebook), Path(workdir))
     extracted = extract_definitions(notebook)
@@ -65,6 +66,8 @@ def grade_notebook(
                             "grader is not root, or the sandbox user cannot reach this Python environment).")
     limits_hit = [e for e in execution.errors if not e.startswith("cell ")]
     cell_errors = [e for e in execution.errors if e.startswith("cell ")][:10]
+    if data_problem:
+        report.notes.append(data_problem)
     report.notes += limits_hit + cell_errors + extracted.problems + load_problems
     if check_note:
         report.notes.append(check_note)

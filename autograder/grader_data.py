@@ -1,4 +1,4 @@
-"""The grader's own copy of each lab's data, prepared once and shared by every grading process.
+"""Each lab's data, prepared once before any student code runs and shared by every grading process.
 
 Multi-hot matrices are stored as uint8 `.npy` files and opened memory-mapped: 250 MB each for
 IMDB instead of 1 GB (float32) or 2 GB (float64), read from the page cache by every worker at
@@ -8,7 +8,10 @@ once. Keras casts each batch to float32, so the results are the same as with flo
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,3 +67,55 @@ def _cache_folder(train_seq, test_seq, num_words: int) -> Path:
             digest.update(np.asarray(sequence, dtype=np.int32).tobytes())
             digest.update(b"|")
     return course_config.CACHE_DIR / "grader" / f"imdb-{digest.hexdigest()[:16]}"
+
+
+# What each lab reads, in the student's kernel (labtools' caches) and in the checks (the grader's
+# arrays): the function that builds both, and the data files they are built from.
+LAB_DATA = {"imdb_sentiment": (load_imdb_data, imdb.archive_path)}
+
+
+def prepare(assignment: str) -> str | None:
+    """Build the lab's caches before grading, readable by the sandbox user; return a problem or None.
+
+    The student's kernel runs as a user that cannot write to the course folder, so it must find
+    the caches ready. A child process builds them, so the grader never holds the data itself; a
+    stamp file names the data files they were built from, so a batch pays for this once.
+    """
+    if assignment not in LAB_DATA:
+        return None
+    stamp = course_config.CACHE_DIR / f"{assignment}.prepared"
+    if stamp.is_file() and stamp.read_text() == _stamp_text(assignment):
+        return None
+    process = subprocess.run([sys.executable, "-m", "autograder.grader_data", assignment],
+                             capture_output=True, text=True)
+    if process.returncode != 0:
+        lines = process.stderr.strip().splitlines() or [f"exit status {process.returncode}"]
+        return f"The lab's data could not be prepared: {lines[-1][:300]}"
+    return None
+
+
+def _stamp_text(assignment: str) -> str:
+    path = LAB_DATA[assignment][1]()
+    stat = path.stat() if path.exists() else None
+    return json.dumps([assignment, course_config.IMDB_SOURCE, str(path), stat and [stat.st_size, stat.st_mtime_ns]])
+
+
+def share_cache() -> None:
+    """Let every user read the caches (public data): the sandbox user must, whatever the umask."""
+    cache = course_config.CACHE_DIR
+    folders = [folder for folder in cache.parents if course_config.ROOT in folder.parents]
+    paths = [*folders, cache]
+    for folder, _, files in os.walk(cache):
+        paths += [folder, *(os.path.join(folder, name) for name in files)]
+    for path in paths:
+        try:
+            os.chmod(path, 0o755 if os.path.isdir(path) else 0o644)
+        except PermissionError:  # someone else's file: they decide who reads it
+            pass
+
+
+if __name__ == "__main__":
+    lab = sys.argv[1]
+    LAB_DATA[lab][0]()
+    (course_config.CACHE_DIR / f"{lab}.prepared").write_text(_stamp_text(lab))
+    share_cache()

@@ -49,7 +49,10 @@ def test_blank_release_scores_zero_and_names_each_stub(blank):
 
 
 def test_reference_functions_pass_every_structural_check(reference):
-    checks, _ = reference
+    checks, report = reference
+    # The kernel loaded the data (as the sandbox user when root: caches prepared by the grader),
+    # so no later cell misses a variable; only the 10,000-review split fails on tiny data.
+    assert not [note for note in report.notes if "not defined" in note or "PermissionError" in note]
     assert {name for name, check in checks.items() if check.passed} >= STRUCTURAL_CHECKS
     # Tiny data: the notebook's 10,000-review validation split cannot train, so no history.
     assert not checks["test_notebook_history_has_every_epoch"].passed
