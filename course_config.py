@@ -52,6 +52,7 @@ IMDB_ARCHIVE = "aclImdb_v1_labeled.tar.gz"
 CACHE_DIR = Path(os.environ.get("COURSE_CACHE_DIR", ROOT / "build" / "cache"))
 # "auto": Keras's own loader and cache first, then the archive; "keras" or "archive" force one.
 IMDB_SOURCE = os.environ.get("COURSE_IMDB_SOURCE", "auto")
+MNIST_SOURCE = os.environ.get("COURSE_MNIST_SOURCE", "auto")
 # Seconds to wait for Keras's download before falling back to the archive.
 KERAS_DOWNLOAD_TIMEOUT_S = 20
 

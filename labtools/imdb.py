@@ -16,12 +16,7 @@ holds a different review than with Keras's file; test-set words unseen in traini
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import io
 import json
-import os
-import socket
 import tarfile
 from collections import Counter
 from pathlib import Path
@@ -29,6 +24,8 @@ from pathlib import Path
 import numpy as np
 
 import course_config
+from labtools import sources
+from labtools.sources import DataUnavailableError
 
 START_CHAR, OOV_CHAR, INDEX_FROM = 1, 2, 3
 SHUFFLE_SEED = 113
@@ -36,10 +33,6 @@ CACHE_FORMAT = 1
 # keras.preprocessing.text.text_to_word_sequence's defaults, which produced Keras's word index.
 _FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
 _TRANSLATE = str.maketrans({c: " " for c in _FILTERS})
-
-
-class DataUnavailableError(RuntimeError):
-    """The IMDB data could be found neither through Keras nor in the course archive."""
 
 
 def text_to_word_sequence(text: str) -> list[str]:
@@ -74,34 +67,9 @@ def _source() -> str:
     """Pick Keras or the archive once per process, so data and word index always agree."""
     global _chosen_source
     if _chosen_source is None:
-        wanted = course_config.IMDB_SOURCE
-        if wanted not in ("auto", "keras", "archive"):
-            raise ValueError(f"COURSE_IMDB_SOURCE must be auto, keras or archive, not {wanted!r}")
-        if wanted == "auto":
-            wanted = "keras" if _keras_data_available() else "archive"
-        _chosen_source = wanted
+        _chosen_source = sources.choose_source(
+            course_config.IMDB_SOURCE, "COURSE_IMDB_SOURCE", ["imdb.npz", "imdb_word_index.json"])
     return _chosen_source
-
-
-def _keras_data_available() -> bool:
-    """True if Keras's cache has both IMDB files, or its download of them works now."""
-    cache = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets"
-    if (cache / "imdb.npz").exists() and (cache / "imdb_word_index.json").exists():
-        return True
-    import keras
-
-    origin = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(course_config.KERAS_DOWNLOAD_TIMEOUT_S)
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):  # Keras prints "Downloading data from ..."
-            keras.utils.get_file("imdb.npz", origin + "imdb.npz")
-            keras.utils.get_file("imdb_word_index.json", origin + "imdb_word_index.json")
-        return True
-    except Exception:  # offline, proxy, DNS: any failure means "use the archive"
-        return False
-    finally:
-        socket.setdefaulttimeout(previous)
 
 
 def _load_from_cache(num_words: int | None):
@@ -144,18 +112,8 @@ def _cached_encoding() -> Path:
             f"archive {course_config.IMDB_ARCHIVE} is not at {archive}. Set COURSE_DATA_DIR to the "
             f"folder that holds it, or put imdb.npz and imdb_word_index.json in ~/.keras/datasets."
         )
-    archive_sha = _sha256(archive)
-    cache = course_config.CACHE_DIR / f"imdb-{archive_sha[:16]}-v{CACHE_FORMAT}.npz"
-    checksum_file = cache.with_suffix(".sha256")
-    if cache.exists() and checksum_file.exists() and checksum_file.read_text() == _sha256(cache):
-        return cache
-    arrays = _encode_archive(archive)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    partial = cache.with_suffix(f".tmp{os.getpid()}.npz")
-    np.savez(partial, **arrays)
-    os.replace(partial, cache)  # atomic: a concurrent reader never sees half a file
-    checksum_file.write_text(_sha256(cache))
-    return cache
+    cache = course_config.CACHE_DIR / f"imdb-{sources.sha256(archive)[:16]}-v{CACHE_FORMAT}.npz"
+    return sources.checksummed_cache(cache, lambda: _encode_archive(archive))
 
 
 def _encode_archive(archive: Path) -> dict[str, np.ndarray]:
@@ -203,11 +161,3 @@ def _encode_archive(archive: Path) -> dict[str, np.ndarray]:
         "words": np.array(words, dtype=str),
         "format": np.array(json.dumps({"version": CACHE_FORMAT, "archive": archive.name})),
     }
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
