@@ -13,10 +13,12 @@ import math
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 import course_config
 from autograder.checks import check
+from autograder.checks.common import (activation_name, deterministic_threads, dense_layers, learning_rate,
+                                      plain_history, probabilities, require_compiled)
+from autograder.checks.common import require_model as require_any_model
 from autograder.grader_data import load_imdb_data, multi_hot
 
 NUM_WORDS = course_config.IMDB_NUM_WORDS
@@ -32,9 +34,9 @@ VARIANTS = {  # the textbook's further experiments: name -> build_variant argume
 }
 VARIANT_DEFAULTS = {"hidden_layers": 2, "units": 16, "activation": "relu", "loss": "binary_crossentropy"}
 
-tf.config.threading.set_intra_op_parallelism_threads(course_config.NUM_THREADS)
-tf.config.threading.set_inter_op_parallelism_threads(course_config.NUM_THREADS)
-tf.config.experimental.enable_op_determinism()
+LAYER_TYPES = (keras.layers.InputLayer, keras.layers.Dense)
+
+deterministic_threads()
 
 
 @pytest.fixture(scope="session")
@@ -66,57 +68,25 @@ def train_and_evaluate(build_model, lab_data, seed: int) -> dict:
     return {"history": plain_history(history), "test_accuracy": accuracy_of(model, lab_data)}
 
 
+PROTOCOL = {"epochs": course_config.IMDB_RETRAIN_EPOCHS, "batch_size": course_config.IMDB_BATCH_SIZE}
+
+
+def calibration_run(reference, lab_data, seed: int) -> dict[str, float]:
+    """What `python -m autograder calibrate` measures for this lab's threshold."""
+    return {"test_accuracy": train_and_evaluate(reference.function("build_model"), lab_data, seed)["test_accuracy"]}
+
+
 def accuracy_of(model: keras.Model, lab_data) -> float:
     probabilities = predictions(model, lab_data.x_test)
     return float(np.mean((probabilities > 0.5) == (lab_data.y_test > 0.5)))
 
 
-# Only Keras's own classes: their methods (predict, fit) are the library's code, not the student's.
-MODEL_TYPES = (keras.Sequential, keras.src.models.functional.Functional)
-LAYER_TYPES = (keras.layers.InputLayer, keras.layers.Dense)
-
-
 def require_model(model, produced_by: str) -> keras.Model:
-    assert type(model) in MODEL_TYPES, (
-        f"{produced_by} returned {type(model).__name__}; return a keras.Sequential model "
-        "(or a functional keras.Model) built from Keras's own layers."
-    )
-    foreign = [type(layer).__name__ for layer in model.layers if type(layer) not in LAYER_TYPES]
-    assert not foreign, f"{produced_by}: use keras.layers.Dense layers only, not {foreign}."
-    if model.optimizer is not None:
-        steps = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
-        assert steps == 0, f"{produced_by} returned a model that was already trained ({steps} steps): return a new one."
-    return model
+    return require_any_model(model, produced_by, LAYER_TYPES)
 
 
 def predictions(model: keras.Model, x: np.ndarray) -> np.ndarray:
-    output = np.asarray(model.predict(x, batch_size=2048, verbose=0), dtype=np.float64)
-    assert output.shape == (len(x), 1), f"The model predicts shape {output.shape}; expected ({len(x)}, 1)."
-    return output[:, 0]
-
-
-def plain_history(history) -> dict[str, list[float]]:
-    return {str(key): [float(v) for v in values] for key, values in dict(history.history).items()}
-
-
-def dense_layers(model: keras.Model) -> list[keras.layers.Dense]:
-    return [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
-
-
-def activation_name(layer: keras.layers.Layer) -> str:
-    return getattr(layer.activation, "__name__", type(layer.activation).__name__)
-
-
-def loss_name(loss) -> str:
-    names = {"binary_crossentropy": "binary_crossentropy", "mse": "mean_squared_error",
-             "mean_squared_error": "mean_squared_error"}
-    if isinstance(loss, str):
-        return names.get(loss, loss)
-    if isinstance(loss, keras.losses.BinaryCrossentropy) or loss is keras.losses.binary_crossentropy:
-        return "binary_crossentropy"
-    if isinstance(loss, keras.losses.MeanSquaredError) or loss is keras.losses.mean_squared_error:
-        return "mean_squared_error"
-    return type(loss).__name__
+    return probabilities(model, x, outputs=1)[:, 0]
 
 
 def assert_architecture(model, hidden_layers: int, units: int, activation: str, produced_by: str):
@@ -135,13 +105,7 @@ def assert_architecture(model, hidden_layers: int, units: int, activation: str, 
 
 
 def assert_compiled_for_binary_classification(model, produced_by: str, loss: str = "binary_crossentropy"):
-    assert model.optimizer is not None and model.compiled, f"{produced_by}: compile the model before returning it."
-    assert isinstance(model.optimizer, keras.optimizers.RMSprop), (
-        f"{produced_by}: the optimizer is {type(model.optimizer).__name__}; use rmsprop."
-    )
-    assert loss_name(model.loss) == loss_name(loss), (
-        f"{produced_by}: the loss is {loss_name(model.loss)}; expected {loss_name(loss)}."
-    )
+    require_compiled(model, produced_by, loss, keras.optimizers.RMSprop)
 
 
 # --- decode_review -------------------------------------------------------------------------------
@@ -223,9 +187,9 @@ def test_build_model_with_objects(submission):
     assert not isinstance(model.loss, str), (
         "build_model_with_objects(): pass a loss object, e.g. keras.losses.BinaryCrossentropy()."
     )
-    learning_rate = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
-    assert math.isclose(learning_rate, 0.001, rel_tol=1e-6), (
-        f"build_model_with_objects(): learning rate is {learning_rate}; use "
+    rate = learning_rate(model)
+    assert math.isclose(rate, 0.001, rel_tol=1e-6), (
+        f"build_model_with_objects(): learning rate is {rate}; use "
         "keras.optimizers.RMSprop(learning_rate=0.001) (Keras 3 rejects the old `lr=`)."
     )
 
