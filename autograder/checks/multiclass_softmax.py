@@ -1,0 +1,254 @@
+"""Hidden checks of the multiclass classification lab (MNIST, softmax and cross-entropy by hand).
+
+The hand-written functions are compared with TensorFlow and Keras on the grader's own random and
+extreme inputs, as float64 arrays the grader converted itself. The test accuracy comes from the
+grader's own training run of the student's `build_small_model()`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import course_config
+from autograder.checks import check
+from autograder.checks.common import (activation_name, deterministic_threads, dense_layers, learning_rate,
+                                      loss_name, plain_history, probabilities, require_compiled, require_model)
+from autograder.grader_data import load_mnist_data
+
+LAYER_TYPES = (keras.layers.InputLayer, keras.layers.Flatten, keras.layers.Dense)
+EPOCHS_IN_NOTEBOOK = 5
+# Tolerances: softmax in float64 by hand vs TensorFlow's float64 softmax; cross-entropy against
+# Keras, which computes in float32 (relative error about 1e-7 per value).
+SOFTMAX_ATOL = 1e-6
+CROSS_ENTROPY_RTOL = 1e-4
+
+deterministic_threads()
+
+
+@pytest.fixture(scope="session")
+def lab_data():
+    """Loaded before the student's code is rebuilt (see the `submission` fixture)."""
+    return load_mnist_data()
+
+
+@pytest.fixture(scope="module")
+def grader_run(submission, lab_data):
+    """The grader's own training run of the student's build_small_model()."""
+    return train_and_evaluate(submission.function("build_small_model"), lab_data, course_config.CHECK_SEED)
+
+
+def train_and_evaluate(build_small_model, lab_data, seed: int) -> dict:
+    """The course protocol: 5 epochs, batch 128, all training images; accuracy from predictions."""
+    keras.utils.set_random_seed(seed)
+    model = require_model(build_small_model(), "build_small_model()", LAYER_TYPES)
+    history = model.fit(lab_data.x_train, lab_data.y_train, epochs=course_config.MNIST_EPOCHS,
+                        batch_size=course_config.MNIST_BATCH_SIZE, verbose=0)
+    predicted = probabilities(model, lab_data.x_test, outputs=10).argmax(axis=1)
+    return {"history": plain_history(history), "test_accuracy": float(np.mean(predicted == lab_data.y_test))}
+
+
+PROTOCOL = {"epochs": course_config.MNIST_EPOCHS, "batch_size": course_config.MNIST_BATCH_SIZE}
+
+
+def calibration_run(reference, lab_data, seed: int) -> dict[str, float]:
+    """What `python -m autograder calibrate` measures for this lab's threshold."""
+    run = train_and_evaluate(reference.function("build_small_model"), lab_data, seed)
+    return {"test_accuracy": run["test_accuracy"]}
+
+
+def numbers(value, produced_by: str) -> np.ndarray:
+    """What a student's function returned, as a float64 array the grader made itself."""
+    try:
+        array = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise AssertionError(f"{produced_by} returned {type(value).__name__}, not numbers ({error}).") from None
+    return array
+
+
+def assert_layers(model, produced_by: str, units: list[int], activations: list[str]) -> None:
+    assert isinstance(model.layers[0], keras.layers.Flatten), (
+        f"{produced_by}: start with keras.Input(shape=(28, 28)) and a Flatten layer."
+    )
+    assert tuple(model.inputs[0].shape[1:]) == (28, 28), (
+        f"{produced_by}: the input shape is {tuple(model.inputs[0].shape[1:])}; expected (28, 28)."
+    )
+    layers = dense_layers(model)
+    got = [layer.units for layer in layers]
+    assert got == units, f"{produced_by}: Dense layer sizes are {got}; expected {units}."
+    got_activations = [activation_name(layer) for layer in layers]
+    assert got_activations == activations, f"{produced_by}: activations are {got_activations}; expected {activations}."
+
+
+# --- the small network ---------------------------------------------------------------------------
+
+
+@check(points=1, cell="test_small_model")
+def test_small_model_architecture(submission):
+    """build_small_model: Flatten(28×28) → Dense 15 relu → Dense 10 softmax."""
+    model = require_model(submission.function("build_small_model")(), "build_small_model()", LAYER_TYPES)
+    assert_layers(model, "build_small_model()", [15, 10], ["relu", "softmax"])
+
+
+@check(points=1, cell="test_small_model")
+def test_small_model_compiled(submission, rng):
+    """build_small_model is compiled with rmsprop and sparse categorical cross-entropy."""
+    model = require_model(submission.function("build_small_model")(), "build_small_model()", LAYER_TYPES)
+    require_compiled(model, "build_small_model()", "sparse_categorical_crossentropy", keras.optimizers.RMSprop)
+    rows = probabilities(model, rng.random((4, 28, 28)).astype(np.float32), outputs=10)
+    assert np.allclose(rows.sum(axis=1), 1.0, atol=1e-4), "Each row of predictions should sum to 1 (softmax)."
+
+
+@check(points=1, cell="test_small_model")
+def test_small_model_reports_accuracy(grader_run):
+    """build_small_model's accuracy metric reports real accuracy when the grader trains it."""
+    history = grader_run["history"]
+    assert "accuracy" in history, f"Training reports {sorted(history)}; compile with metrics=['accuracy']."
+    assert history["accuracy"][-1] > 0.5, (
+        f"The model's 'accuracy' stays at {history['accuracy'][-1]:.2f} while it learns: use 'accuracy' "
+        "(Keras picks the sparse categorical accuracy for you)."
+    )
+
+
+@check(points=3, cell="test_test_accuracy")
+def test_grader_trained_test_accuracy(grader_run):
+    """The grader trains build_small_model() (5 epochs, batch 128, fixed seed) and evaluates it."""
+    accuracy = grader_run["test_accuracy"]
+    threshold = course_config.MNIST_MIN_TEST_ACCURACY
+    assert accuracy >= threshold, (
+        f"Trained by the grader, your model reaches {accuracy:.4f} test accuracy; at least "
+        f"{threshold} is needed. Check the architecture, the loss and the optimizer."
+    )
+
+
+@check(points=1, cell="test_test_accuracy")
+def test_notebook_history(exports):
+    """The notebook's `history` holds 5 epochs of loss/accuracy with validation, from one fit."""
+    history = exports.get("history")
+    assert history, "No training history was found: keep the result of model.fit(...) in a variable named `history`."
+    expected = {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert expected <= set(history), f"history.history has keys {sorted(history)}; expected {sorted(expected)}."
+    assert {len(values) for values in history.values()} == {EPOCHS_IN_NOTEBOOK}, (
+        f"Train for {EPOCHS_IN_NOTEBOOK} epochs (the history holds {sorted({len(v) for v in history.values()})})."
+    )
+    values = [v for series in history.values() for v in series]
+    assert all(math.isfinite(v) for v in values), "The history contains NaN or infinite values."
+    assert all(0 <= v <= 1 for v in history["accuracy"] + history["val_accuracy"]), "Accuracies lie outside [0, 1]."
+    steps = EPOCHS_IN_NOTEBOOK * math.ceil(54_000 / 128)
+    assert exports.get("iterations") == steps, (
+        f"The history does not match the model that produced it: that model took {exports.get('iterations')} "
+        f"steps, but 5 epochs over 54,000 images (validation_split=0.1) in batches of 128 take {steps}."
+    )
+
+
+@check(points=1, cell="test_one_hot_vs_sparse")
+def test_small_model_takes_the_loss_argument(submission):
+    """build_small_model('categorical_crossentropy') is compiled with that loss, for one-hot labels."""
+    model = require_model(submission.function("build_small_model")("categorical_crossentropy"),
+                          "build_small_model('categorical_crossentropy')", LAYER_TYPES)
+    assert loss_name(model.loss) == "categorical_crossentropy", (
+        f"build_small_model('categorical_crossentropy') is compiled with {loss_name(model.loss)}: "
+        "pass the `loss` argument to compile."
+    )
+
+
+# --- softmax, cross-entropy and one-hot by hand --------------------------------------------------
+
+
+@check(points=1, cell="test_softmax")
+def test_softmax_matches_tensorflow(submission, rng):
+    """softmax equals tf.nn.softmax on random logits, 1-D and 2-D, over the last axis."""
+    softmax = submission.function("softmax")
+    for logits in (rng.normal(0, 3, size=(6, 10)), rng.normal(0, 3, size=7), rng.normal(0, 1, size=(3, 4))):
+        result = numbers(softmax(logits.copy()), "softmax")
+        expected = tf.nn.softmax(logits).numpy()
+        assert result.shape == expected.shape, f"softmax returned shape {result.shape} for logits of shape {logits.shape}."
+        assert np.allclose(result, expected, atol=SOFTMAX_ATOL, rtol=0), (
+            "softmax differs from tf.nn.softmax: take exp of the logits and divide by the sum over the last axis."
+        )
+
+
+@check(points=1, cell="test_softmax")
+def test_softmax_is_stable_for_extreme_logits(submission):
+    """softmax stays finite and exact for logits of ±1000 and beyond."""
+    softmax = submission.function("softmax")
+    logits = np.array([[1000.0, 0.0, -1000.0], [-1e4, -1e4, -1e4], [800.0, 800.0, 0.0], [1e5, 1e5 - 1, 0.0]])
+    result = numbers(softmax(logits.copy()), "softmax")
+    assert result.shape == logits.shape and np.all(np.isfinite(result)), (
+        "softmax gives NaN or inf for large logits: subtract each row's maximum before exp."
+    )
+    assert np.allclose(result, tf.nn.softmax(logits).numpy(), atol=SOFTMAX_ATOL, rtol=0), (
+        "softmax is wrong for large logits: subtract each row's maximum before exp."
+    )
+
+
+@check(points=1, cell="test_cross_entropy")
+def test_cross_entropy_matches_keras(submission, rng):
+    """cross_entropy equals Keras's sparse and categorical cross-entropy (mean over the batch)."""
+    cross_entropy = submission.function("cross_entropy")
+    probs = tf.nn.softmax(rng.normal(0, 2, size=(12, 10))).numpy()
+    labels = rng.integers(0, 10, size=12)
+    onehot = np.eye(10)[labels]
+    sparse = float(keras.losses.SparseCategoricalCrossentropy()(labels, probs))
+    categorical = float(keras.losses.CategoricalCrossentropy()(onehot, probs))
+    result = numbers(cross_entropy(probs.copy(), labels.copy()), "cross_entropy")
+    assert result.shape == (), f"cross_entropy returned shape {result.shape}; return one number, the batch mean."
+    assert math.isclose(float(result), sparse, rel_tol=CROSS_ENTROPY_RTOL), (
+        f"cross_entropy with integer labels gives {float(result):.6f}; Keras's sparse categorical "
+        f"cross-entropy gives {sparse:.6f}."
+    )
+    result = numbers(cross_entropy(probs.copy(), onehot.copy()), "cross_entropy")
+    assert result.shape == () and math.isclose(float(result), categorical, rel_tol=CROSS_ENTROPY_RTOL), (
+        f"cross_entropy with one-hot labels gives {result}; Keras's categorical cross-entropy gives {categorical:.6f}."
+    )
+
+
+@check(points=1, cell="test_cross_entropy")
+def test_cross_entropy_is_stable_for_zero_probabilities(submission):
+    """A probability of 0 for the true class gives Keras's large finite loss, not inf or NaN."""
+    cross_entropy = submission.function("cross_entropy")
+    probs = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.5, 0.5, 0.0]])
+    labels = np.array([0, 1, 2])
+    expected = float(keras.losses.SparseCategoricalCrossentropy()(labels, probs))  # clips at 1e-7
+    result = numbers(cross_entropy(probs.copy(), labels.copy()), "cross_entropy")
+    assert result.shape == () and np.isfinite(result), (
+        "cross_entropy gives inf or NaN when a probability is 0: clip to [1e-7, 1 - 1e-7] first."
+    )
+    assert math.isclose(float(result), expected, rel_tol=CROSS_ENTROPY_RTOL), (
+        f"cross_entropy gives {float(result):.4f} for zero probabilities; clipped like Keras (1e-7) it is {expected:.4f}."
+    )
+
+
+@check(points=1, cell="test_one_hot")
+def test_one_hot_rows(submission, rng):
+    """one_hot puts a single 1 at each label, for any depth."""
+    one_hot = submission.function("one_hot")
+    for depth in (10, 4):
+        labels = rng.integers(0, depth, size=15)
+        result = numbers(one_hot(labels.copy(), depth), "one_hot")
+        assert result.shape == (15, depth), f"one_hot returned shape {result.shape}; expected (n, depth) = (15, {depth})."
+        assert np.array_equal(result, np.eye(depth)[labels]), "one_hot rows must hold a single 1 at the label's index."
+
+
+# --- the bigger network --------------------------------------------------------------------------
+
+
+@check(points=1, cell="test_big_model")
+def test_big_model_architecture(submission):
+    """build_big_model: Flatten → Dense 20 tanh → Dense 50 relu → Dense 10 softmax."""
+    model = require_model(submission.function("build_big_model")(), "build_big_model()", LAYER_TYPES)
+    assert_layers(model, "build_big_model()", [20, 50, 10], ["tanh", "relu", "softmax"])
+
+
+@check(points=1, cell="test_big_model")
+def test_big_model_uses_adam_at_0_01(submission):
+    """build_big_model is compiled with Adam(learning_rate=0.01) and sparse categorical cross-entropy."""
+    model = require_model(submission.function("build_big_model")(), "build_big_model()", LAYER_TYPES)
+    require_compiled(model, "build_big_model()", "sparse_categorical_crossentropy", keras.optimizers.Adam)
+    assert math.isclose(learning_rate(model), 0.01, rel_tol=1e-6), (
+        f"build_big_model(): the learning rate is {learning_rate(model)}; use keras.optimizers.Adam(learning_rate=0.01)."
+    )
