@@ -29,12 +29,12 @@ solutions: venv
 demo: release
 	$(BIN)/python -m autograder demo
 
-# All tests: the fast ones first, then the slow ones: the corpus of hostile submissions (two at a
-# time) and the end-to-end runs on the real data.
+# All tests: the fast ones first, then the slow ones: the corpus of hostile submissions and the
+# later labs on the real data (two at a time), then the IMDB lab and nbgrader cycle end to end.
 test: venv
 	$(BIN)/python -m pytest -m "not slow"
-	$(BIN)/python -m pytest -m slow -n 2 tests/test_hostile_submissions.py
-	$(BIN)/python -m pytest -m slow --ignore=tests/test_hostile_submissions.py
+	$(BIN)/python -m pytest -m slow -n 2 tests/test_hostile_submissions.py tests/test_labs_slow.py
+	$(BIN)/python -m pytest -m slow --ignore=tests/test_hostile_submissions.py --ignore=tests/test_labs_slow.py
 
 test-fast: venv
 	$(BIN)/python -m pytest -m "not slow"

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent
 COURSE_ID = "dl-course"
 
 # The labs, in course order. Each has assignments/<name>/<name>.ipynb and autograder/checks/<name>.py.
-ASSIGNMENTS = ["imdb_sentiment"]
+ASSIGNMENTS = ["imdb_sentiment", "overfitting_regularization", "multiclass_softmax"]
 
 # nbgrader's course directory mapped onto the top level fixed by the client:
 # {step}/{student}/{assignment}/{notebook}, where the source and release steps have no student.
@@ -36,7 +36,11 @@ EXCHANGE_DIR = Path(os.environ.get("COURSE_EXCHANGE_DIR", ROOT / "exchange"))
 # Course roster: a CSV with columns id,first_name,last_name,email, imported into the gradebook.
 ROSTER_CSV = Path(os.environ.get("COURSE_ROSTER", ROOT / "roster.csv"))
 # Due dates (ISO 8601 with a time zone), one per lab; a lab not listed has no due date.
-DUE_DATES = {"imdb_sentiment": "2026-12-18 23:59:00 UTC"}
+DUE_DATES = {
+    "imdb_sentiment": "2026-12-18 23:59:00 UTC",
+    "overfitting_regularization": "2027-01-15 23:59:00 UTC",
+    "multiclass_softmax": "2027-01-29 23:59:00 UTC",
+}
 # nbgrader's late-submission policy: "none" (late work keeps its points) or "zero".
 LATE_PENALTY = "none"
 # File names in an LMS download (zip_collect), Canvas style: lastfirst_12345_67890_notebook.ipynb.
@@ -92,3 +96,24 @@ IMDB_BATCH_SIZE = 512
 # gave mean 0.8816, std 0.0062, min 0.8641, max 0.8882 over 30 seeds on this 2-core machine.
 # 0.85 is 0.014 below the worst seed (5 std below the mean); a constant model scores 0.50.
 IMDB_MIN_TEST_ACCURACY = 0.85
+
+# The multiclass lab's grading protocol: the grader trains the student's build_small_model().
+MNIST_EPOCHS = 5
+MNIST_BATCH_SIZE = 128
+# Calibrated with `python -m autograder calibrate` (calibration/multiclass_softmax.json): the
+# reference gave mean 0.9363, std 0.0030, min 0.9281, max 0.9411 over 20 seeds on this 2-core
+# machine. 0.92 (the chapter's figure) is 0.008 below the worst seed, 5 std below the mean.
+MNIST_MIN_TEST_ACCURACY = 0.92
+
+# The overfitting lab's grading protocol (see autograder/checks/overfitting_regularization.py):
+# the grader trains the student's models itself and asks for effects every calibrated seed shows.
+# Calibrated with `python -m autograder calibrate` (calibration/overfitting_regularization.json).
+# Reference over 10 seeds: L2 gap 0.37-0.50 × the original's, 4-unit gap 0.00-0.35 ×; the 4-unit
+# model's best epoch 2-13 epochs later; dropout's final training loss 5.0-10.6 × the original's
+# (which memorizes: 0.013). A copy of the unregularized original: 1.0×, 0 epochs later, 1.0×.
+OVERFIT_MAX_GAP_RATIO = {"l2": 0.75, "smaller": 0.5}  # at most this × the original's gap
+OVERFIT_MIN_LATER_EPOCHS = {"smaller": 1}  # the 4-unit model's best epoch comes this much later
+OVERFIT_MIN_TRAIN_LOSS_RATIO_DROPOUT = 3.0  # dropout's final training loss, at least this × the original's
+# moons_model(50) gains 0.090-0.143 training accuracy over a straight boundary (logistic
+# regression); 1 unit, which can only draw a straight boundary, at most +0.013.
+MOONS_MIN_GAIN_OVER_LINEAR = 0.05  # moons_model(50)'s training accuracy above a straight boundary's

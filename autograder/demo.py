@@ -39,7 +39,8 @@ def new_demo_course(root: Path) -> Course:
     return Course(root, exchange=root / "exchange")
 
 
-def run_cycle(course: Course, submissions: dict[str, str] = DEMO_SUBMISSIONS, workers: int = 0) -> dict:
+def run_cycle(course: Course, submissions: dict[str, str] = DEMO_SUBMISSIONS, workers: int = 0,
+              assignments: list[str] | None = None) -> dict:
     """setup → generate → release → submit → collect → autograde → feedback → export; timings."""
     seconds: dict[str, float] = {}
 
@@ -52,7 +53,7 @@ def run_cycle(course: Course, submissions: dict[str, str] = DEMO_SUBMISSIONS, wo
     timed("setup", course.setup, DEMO_ROSTER)
     timed("generate", course.generate)
     timed("release", course.release)
-    for assignment in course_config.ASSIGNMENTS:
+    for assignment in assignments or course_config.ASSIGNMENTS:
         for student, kind in submissions.items():
             timed("submit", student_submits, course, assignment, student, make_sample(assignment, kind))
         timed("collect", course.collect, assignment)

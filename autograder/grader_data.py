@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 import course_config
-from labtools import imdb
+from labtools import imdb, mnist
 
 
 def multi_hot(sequences, dimension: int, dtype=np.uint8) -> np.ndarray:
@@ -69,9 +69,29 @@ def _cache_folder(train_seq, test_seq, num_words: int) -> Path:
     return course_config.CACHE_DIR / "grader" / f"imdb-{digest.hexdigest()[:16]}"
 
 
+@dataclass
+class MnistData:
+    x_train: np.ndarray  # float32 in [0, 1], (n, 28, 28)
+    y_train: np.ndarray  # int64 digits
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+def load_mnist_data() -> MnistData:
+    """MNIST scaled as the lab scales it (188 MB of float32 training images)."""
+    (x_train, y_train), (x_test, y_test) = mnist.load_mnist()
+    scale = np.float32(1 / 255)
+    return MnistData(x_train.astype(np.float32) * scale, y_train.astype(np.int64),
+                     x_test.astype(np.float32) * scale, y_test.astype(np.int64))
+
+
 # What each lab reads, in the student's kernel (labtools' caches) and in the checks (the grader's
 # arrays): the function that builds both, and the data files they are built from.
-LAB_DATA = {"imdb_sentiment": (load_imdb_data, imdb.archive_path)}
+LAB_DATA = {
+    "imdb_sentiment": (load_imdb_data, imdb.archive_path),
+    "overfitting_regularization": (load_imdb_data, imdb.archive_path),
+    "multiclass_softmax": (load_mnist_data, mnist.data_folder),
+}
 
 
 def prepare(assignment: str) -> str | None:

@@ -32,6 +32,28 @@ SAMPLES = {
             "mistakes": {"vectorize_sequences": [("dimension=10000):", "dimension=10000)")]},  # SyntaxError
         },
     },
+    "overfitting_regularization": {
+        "partial": {
+            "fill": ["build_sized_model", "plot_val_losses", "build_l2_model"],
+            # The regularizer trap: the string "l2" means a factor of 0.01, not the chapter's 0.001.
+            "mistakes": {"build_l2_model": [("kernel_regularizer=keras.regularizers.L2(l2)", 'kernel_regularizer="l2"')]},
+        },
+        "broken": {
+            "fill": ["build_sized_model", "plot_val_losses"],
+            "mistakes": {"plot_val_losses": [("def plot_val_losses(histories):", "def plot_val_losses(histories)")]},
+        },
+    },
+    "multiclass_softmax": {
+        "partial": {
+            "fill": ["build_small_model", "train_small_model", "softmax_by_hand"],
+            # The overflow trap: exp of large logits without subtracting the maximum first.
+            "mistakes": {"softmax_by_hand": [("logits - logits.max(axis=-1, keepdims=True)", "logits")]},
+        },
+        "broken": {
+            "fill": ["build_small_model", "softmax_by_hand"],
+            "mistakes": {"softmax_by_hand": [("def one_hot(labels, depth):", "def one_hot(labels, depth)")]},
+        },
+    },
 }
 KINDS = ("reference", "partial", "broken", "blank")
 

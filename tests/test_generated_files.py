@@ -93,8 +93,28 @@ def test_notebook_points_equal_the_hidden_checks_points(assignment):
     assert check_points == {gid: float(c.metadata.nbgrader["points"]) for gid, c in auto_cells.items()}
 
 
-def test_imdb_threshold_is_below_every_calibrated_seed():
-    """calibration/*.json is written by `python -m autograder calibrate`; the threshold must sit below it."""
-    calibration = json.loads((course_config.ROOT / "calibration" / "imdb_sentiment.json").read_text())
-    assert len(calibration["accuracies"]) >= 5
-    assert min(calibration["accuracies"]) > course_config.IMDB_MIN_TEST_ACCURACY
+def calibration(assignment: str) -> dict:
+    """calibration/<lab>.json is written by `python -m autograder calibrate` (figures per seed)."""
+    metrics = json.loads((course_config.ROOT / "calibration" / f"{assignment}.json").read_text())["metrics"]
+    assert all(len(figures["values"]) >= 5 for figures in metrics.values())
+    return metrics
+
+
+def test_accuracy_thresholds_are_below_every_calibrated_seed():
+    assert calibration("imdb_sentiment")["test_accuracy"]["min"] > course_config.IMDB_MIN_TEST_ACCURACY
+    assert calibration("multiclass_softmax")["test_accuracy"]["min"] > course_config.MNIST_MIN_TEST_ACCURACY
+
+
+def test_overfitting_margins_hold_for_every_calibrated_seed():
+    """The reference shows each effect the checks ask for, on every seed, with room to spare."""
+    metrics = {name: figures["values"] for name, figures in calibration("overfitting_regularization").items()}
+    for variant, ratio in course_config.OVERFIT_MAX_GAP_RATIO.items():
+        gaps = zip(metrics[f"{variant}_gap"], metrics["original_gap"])
+        assert all(gap <= ratio * original for gap, original in gaps), variant
+    for variant, later in course_config.OVERFIT_MIN_LATER_EPOCHS.items():
+        epochs = zip(metrics[f"{variant}_best_epoch"], metrics["original_best_epoch"])
+        assert all(best >= original + later for best, original in epochs), variant
+    losses = zip(metrics["dropout_final_loss"], metrics["original_final_loss"])
+    assert all(dropout >= course_config.OVERFIT_MIN_TRAIN_LOSS_RATIO_DROPOUT * original for dropout, original in losses)
+    gains = zip(metrics["moons_50_units"], metrics["moons_linear_ceiling"])
+    assert all(accuracy >= ceiling + course_config.MOONS_MIN_GAIN_OVER_LINEAR for accuracy, ceiling in gains)
