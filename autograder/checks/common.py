@@ -55,6 +55,13 @@ def require_compiled(model, produced_by: str, loss: str, optimizer: type) -> Non
     )
 
 
+def assert_test_accuracy(accuracy: float, threshold: float) -> None:
+    assert accuracy >= threshold, (
+        f"Trained by the grader, your model reaches {accuracy:.4f} test accuracy; at least "
+        f"{threshold} is needed. Check the architecture, the loss and the optimizer."
+    )
+
+
 def loss_name(loss) -> str:
     """One name per loss, whether given as a string, a function or a loss object."""
     for key in (loss, type(loss)):

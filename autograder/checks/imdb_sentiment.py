@@ -16,8 +16,8 @@ import pytest
 
 import course_config
 from autograder.checks import check
-from autograder.checks.common import (activation_name, deterministic_threads, dense_layers, learning_rate,
-                                      plain_history, probabilities, require_compiled)
+from autograder.checks.common import (activation_name, assert_test_accuracy, deterministic_threads,
+                                      dense_layers, learning_rate, plain_history, probabilities, require_compiled)
 from autograder.checks.common import require_model as require_any_model
 from autograder.grader_data import load_imdb_data, multi_hot
 
@@ -292,12 +292,7 @@ def test_accuracy_metric_is_meaningful(grader_run):
 @check(points=3, cell="test_test_accuracy")
 def test_grader_trained_test_accuracy(grader_run):
     """The grader trains build_model() (4 epochs, batch 512, fixed seed) and evaluates it."""
-    accuracy = grader_run["test_accuracy"]
-    threshold = course_config.IMDB_MIN_TEST_ACCURACY
-    assert accuracy >= threshold, (
-        f"Trained by the grader, your model reaches {accuracy:.4f} test accuracy; at least "
-        f"{threshold} is needed. Check the architecture, the loss and the optimizer."
-    )
+    assert_test_accuracy(grader_run["test_accuracy"], course_config.IMDB_MIN_TEST_ACCURACY)
 
 
 # --- variants ------------------------------------------------------------------------------------

@@ -16,8 +16,9 @@ import tensorflow as tf
 
 import course_config
 from autograder.checks import check
-from autograder.checks.common import (activation_name, deterministic_threads, dense_layers, learning_rate,
-                                      loss_name, plain_history, probabilities, require_compiled, require_model)
+from autograder.checks.common import (activation_name, assert_test_accuracy, deterministic_threads,
+                                      dense_layers, learning_rate, loss_name, plain_history, probabilities,
+                                      require_compiled, require_model)
 from autograder.grader_data import load_mnist_data
 
 LAYER_TYPES = (keras.layers.InputLayer, keras.layers.Flatten, keras.layers.Dense)
@@ -117,12 +118,7 @@ def test_small_model_reports_accuracy(grader_run):
 @check(points=3, cell="test_test_accuracy")
 def test_grader_trained_test_accuracy(grader_run):
     """The grader trains build_small_model() (5 epochs, batch 128, fixed seed) and evaluates it."""
-    accuracy = grader_run["test_accuracy"]
-    threshold = course_config.MNIST_MIN_TEST_ACCURACY
-    assert accuracy >= threshold, (
-        f"Trained by the grader, your model reaches {accuracy:.4f} test accuracy; at least "
-        f"{threshold} is needed. Check the architecture, the loss and the optimizer."
-    )
+    assert_test_accuracy(grader_run["test_accuracy"], course_config.MNIST_MIN_TEST_ACCURACY)
 
 
 @check(points=1, cell="test_test_accuracy")
