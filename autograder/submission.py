@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import nbformat
 
+from autograder.checks import parse_python
+
 _KEPT = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)
 
 
@@ -38,7 +40,7 @@ def extract_definitions(notebook: nbformat.NotebookNode) -> ExtractedCode:
             continue
         source = _without_ipython_syntax(cell.source)
         try:
-            tree = ast.parse(source)
+            tree = parse_python(source)
         except SyntaxError as error:
             extracted.problems.append(
                 f"Cell {index + 1} has a syntax error (line {error.lineno}: {error.msg}); "

@@ -25,7 +25,8 @@ from tests.test_grading import STRUCTURAL_CHECKS
 
 pytestmark = pytest.mark.slow
 ASSIGNMENT = "imdb_sentiment"
-LIMITS = {"CELL_TIMEOUT_S": 15, "NOTEBOOK_TIMEOUT_S": 180, "CHECK_TIMEOUT_S": 10,
+# The cell limit leaves room for the tiny variants cell (about 10 s) on a loaded 2-core machine.
+LIMITS = {"CELL_TIMEOUT_S": 30, "NOTEBOOK_TIMEOUT_S": 180, "CHECK_TIMEOUT_S": 10,
           "CHECKS_TIMEOUT_S": 240, "MEMORY_LIMIT_GB": 3.0, "MAX_OUTPUT_BYTES_PER_CELL": 100_000}
 VECTORIZE = {"test_vectorize_shape_and_dtype", "test_vectorize_exact_multi_hot"}
 BUILD = {"test_build_model_architecture", "test_build_model_compiled"}
@@ -91,7 +92,7 @@ CASES = [
     Case("wrong_shape", replace_in("vectorize_sequences", "    return results", "    return results.T"),
          says="Shape is", fails=VECTORIZE, passes=DECODE | BUILD),
     Case("infinite_loop_in_a_cell", insert_cell("while True:\n    pass"), status="timed out",
-         says="Timed out after 15 s in cell 3", passes=STRUCTURAL_CHECKS),
+         says=f"Timed out after {LIMITS['CELL_TIMEOUT_S']} s in cell 3", passes=STRUCTURAL_CHECKS),
     Case("infinite_loop_in_a_function", replace_in("build_model", '    """The 16-16-1', '    while True:\n        pass\n    """'),
          status="timed out", says="ran past its 10 s limit", fails=BUILD, passes=DECODE | VECTORIZE),
     Case("memory_bomb", insert_cell("hoard = []\nwhile True:\n    hoard.append(b'x' * 10**8)"),

@@ -43,9 +43,19 @@ def check_module_path(assignment: str) -> Path:
     return path
 
 
+def parse_python(source: str) -> ast.Module:
+    """ast.parse, once more if CPython 3.11 raises its spurious "AST constructor recursion depth
+    mismatch" SystemError (python/cpython#106905, fixed in later releases: ast.parse in another thread of
+    the same process can trigger it; seen under pytest-xdist)."""
+    try:
+        return ast.parse(source)
+    except SystemError:
+        return ast.parse(source)
+
+
 def read_check_specs(assignment: str) -> list[CheckSpec]:
     """The checks of one lab, in source order, read from their decorators."""
-    tree = ast.parse(check_module_path(assignment).read_text())
+    tree = parse_python(check_module_path(assignment).read_text())
     specs = []
     for node in tree.body:
         if not isinstance(node, ast.FunctionDef):
