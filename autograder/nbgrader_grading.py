@@ -28,13 +28,17 @@ HIDDEN_TESTS = re.compile(r"[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[
 class GradeWithHiddenChecks(NbGraderPreprocessor):
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
         info = resources["nbgrader"]
+        # nbgrader has put the hidden-test blocks back into the test cells: take them out before
+        # grading, so the cells match their released checksums again and feedback never shows them.
+        for cell in nb.cells:
+            if cell.cell_type == "code" and is_grade(cell):
+                cell.source = HIDDEN_TESTS.sub("", cell.source).rstrip()
         report, executed = grade_notebook(nb, info["assignment"], info["notebook"])
         self.log.info("Course grader: %s/%s points for %s", report.score, report.max_score, info["student"])
         scores = report.cell_scores()
         for cell in executed.cells:
             if cell.cell_type != "code" or not is_grade(cell):
                 continue
-            cell.source = HIDDEN_TESTS.sub("", cell.source).rstrip()
             grade_id = cell.metadata.nbgrader.get("grade_id")
             if grade_id not in scores:
                 continue

@@ -99,6 +99,14 @@ def test_cycle_records_the_same_points_as_the_cli_in_gradebook_and_csv(cycle, gr
     assert csv_scores == {"ada": 16, "ben": 11, "cy": 1}
 
 
+def test_untouched_submissions_are_not_reported_as_tampered(cycle):
+    """nbgrader puts the hidden-test blocks back before grading; that must not look like an edit."""
+    course, _, _ = cycle
+    reports = course.grade_reports(ASSIGNMENT)
+    assert set(reports) == set(DEMO_SUBMISSIONS)
+    assert not [student for student, report in reports.items() if "Changed by the student" in report["output"]]
+
+
 def test_autograding_twice_gives_identical_gradebook_rows(cycle):
     course, _, rows_after_first = cycle
     assert gradebook_rows(course) == rows_after_first
