@@ -86,11 +86,12 @@ def load_mnist_data() -> MnistData:
 
 
 # What each lab reads, in the student's kernel (labtools' caches) and in the checks (the grader's
-# arrays): the function that builds both, and the data files they are built from.
+# arrays): the function that builds both, the data files they are built from, and the
+# course_config setting that chooses the source.
 LAB_DATA = {
-    "imdb_sentiment": (load_imdb_data, imdb.archive_path),
-    "overfitting_regularization": (load_imdb_data, imdb.archive_path),
-    "multiclass_softmax": (load_mnist_data, mnist.data_folder),
+    "imdb_sentiment": (load_imdb_data, imdb.archive_path, "IMDB_SOURCE"),
+    "overfitting_regularization": (load_imdb_data, imdb.archive_path, "IMDB_SOURCE"),
+    "multiclass_softmax": (load_mnist_data, mnist.data_folder, "MNIST_SOURCE"),
 }
 
 
@@ -115,9 +116,11 @@ def prepare(assignment: str) -> str | None:
 
 
 def _stamp_text(assignment: str) -> str:
-    path = LAB_DATA[assignment][1]()
+    _, data_path, source_setting = LAB_DATA[assignment]
+    path = data_path()
     stat = path.stat() if path.exists() else None
-    return json.dumps([assignment, course_config.IMDB_SOURCE, str(path), stat and [stat.st_size, stat.st_mtime_ns]])
+    source = getattr(course_config, source_setting)
+    return json.dumps([assignment, source, str(path), stat and [stat.st_size, stat.st_mtime_ns]])
 
 
 def share_cache() -> None:

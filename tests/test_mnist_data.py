@@ -165,3 +165,15 @@ def test_real_mnist_files(tmp_path, monkeypatch):
     assert x_train.max() == 255 and x_test.max() == 255
     assert set(np.unique(y_train)) == set(range(10)) and set(np.unique(y_test)) == set(range(10))
     assert np.bincount(y_train, minlength=10).min() >= 5_000
+
+
+def test_prepared_caches_follow_each_labs_own_source_setting(monkeypatch):
+    """Changing COURSE_MNIST_SOURCE prepares MNIST again; the IMDB setting does not touch it."""
+    from autograder import grader_data
+
+    mnist_stamp, imdb_stamp = (grader_data._stamp_text(lab) for lab in ("multiclass_softmax", "imdb_sentiment"))
+    monkeypatch.setattr(course_config, "IMDB_SOURCE", "other-imdb-source")
+    assert grader_data._stamp_text("multiclass_softmax") == mnist_stamp
+    assert grader_data._stamp_text("imdb_sentiment") != imdb_stamp
+    monkeypatch.setattr(course_config, "MNIST_SOURCE", "other-mnist-source")
+    assert grader_data._stamp_text("multiclass_softmax") != mnist_stamp
