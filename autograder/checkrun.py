@@ -48,6 +48,9 @@ class ProtectedNamespaces:
     def __init__(self):
         self.targets = [builtins, numpy, numpy.random, keras, keras.Model, keras.Sequential,
                         keras.layers.Layer, keras.layers.Dense, keras.optimizers.Optimizer]
+        figures = sys.modules.get("autograder.checks.figures")  # loaded by labs whose checks read plots
+        if figures:
+            self.targets += figures.protected_namespaces()
         self.saved = [dict(vars(target)) for target in self.targets]
 
     def restore(self) -> None:

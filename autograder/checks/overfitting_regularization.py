@@ -16,24 +16,18 @@ import math
 from types import SimpleNamespace
 
 import keras
-import matplotlib
+import numpy as np
+import pytest
+from sklearn.datasets import make_moons
+from sklearn.linear_model import LogisticRegression
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.collections import PathCollection, QuadMesh  # noqa: E402
-from matplotlib.contour import ContourSet  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.image import AxesImage  # noqa: E402
-from sklearn.datasets import make_moons  # noqa: E402
-from sklearn.linear_model import LogisticRegression  # noqa: E402
-
-import course_config  # noqa: E402
-from autograder.checks import check  # noqa: E402
-from autograder.checks.common import (activation_name, deterministic_threads, dense_layers,  # noqa: E402
-                                      learning_rate, require_compiled, require_model)
-from autograder.grader_data import load_imdb_data  # noqa: E402
+import course_config
+from autograder.checks import check
+from autograder.checks.common import (activation_name, deterministic_threads, dense_layers, learning_rate,
+                                      require_compiled, require_model)
+from autograder.checks.figures import (close_figures, figure_axes, has_fill, has_legend, labelled_lines,
+                                       scattered_points)
+from autograder.grader_data import load_imdb_data
 
 NUM_WORDS = course_config.IMDB_NUM_WORDS
 IMDB_LAYERS = (keras.layers.InputLayer, keras.layers.Dense)
@@ -173,20 +167,19 @@ def test_plot_val_losses_draws_each_history(submission, rng):
                  for name, length in (("first run", 6), ("second run", 6), ("third run", 9))}
     figure = submission.function("plot_val_losses")(histories)
     try:
-        assert isinstance(figure, Figure), f"plot_val_losses returned {type(figure).__name__}; return the matplotlib Figure."
-        lines = {str(line.get_label()): line for ax in figure.axes for line in ax.get_lines()}
+        axes = figure_axes(figure, "plot_val_losses")
+        lines = labelled_lines(axes)
         for name, history in histories.items():
             assert name in lines, f"No line is labelled {name!r}: pass label=name to plot (lines: {sorted(lines)})."
-            y = np.asarray(lines[name].get_ydata(), dtype=np.float64)
-            x = np.asarray(lines[name].get_xdata(), dtype=np.float64)
+            x, y = lines[name]
             expected = np.asarray(history.history["val_loss"])
             assert y.shape == expected.shape and np.allclose(y, expected), (
                 f"The line {name!r} does not show that history's validation loss (history.history['val_loss'])."
             )
             assert np.array_equal(x, np.arange(1, len(expected) + 1)), "Number the epochs from 1 on the x axis."
-        assert any(ax.get_legend() is not None for ax in figure.axes), "Add a legend (ax.legend())."
+        assert has_legend(axes), "Add a legend (ax.legend())."
     finally:
-        plt.close("all")
+        close_figures()
 
 
 # --- regularization ------------------------------------------------------------------------------
@@ -334,16 +327,11 @@ def test_plot_decision_boundary(submission, rng):
     model.layers[-1].set_weights([np.array([[4.0], [0.0]], dtype=np.float32), np.zeros(1, dtype=np.float32)])
     figure = submission.function("plot_decision_boundary")(model, X, y)
     try:
-        assert isinstance(figure, Figure), f"plot_decision_boundary returned {type(figure).__name__}; return the Figure."
-        artists = [artist for ax in figure.axes for artist in (*ax.collections, *ax.images)]
-        assert any(isinstance(a, (ContourSet, QuadMesh, AxesImage)) for a in artists), (
-            "Draw the predicted probabilities over a grid (ax.contourf(xx, yy, probabilities))."
-        )
-        scattered = [np.asarray(a.get_offsets(), dtype=np.float64) for a in artists
-                     if isinstance(a, PathCollection) and not isinstance(a, ContourSet)]
-        points = np.concatenate(scattered) if scattered else np.empty((0, 2))
+        axes = figure_axes(figure, "plot_decision_boundary")
+        assert has_fill(axes), "Draw the predicted probabilities over a grid (ax.contourf(xx, yy, probabilities))."
+        points = scattered_points(axes)
         assert len(points) == len(X) and np.allclose(np.sort(points, axis=0), np.sort(X.astype(np.float64), axis=0)), (
             f"Scatter every point of X once ({len(X)} points; the figure shows {len(points)})."
         )
     finally:
-        plt.close("all")
+        close_figures()
