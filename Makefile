@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 ASSIGNMENTS := $(shell $(PYTHON) -c "import course_config; print(' '.join(course_config.ASSIGNMENTS))")
 
-.PHONY: demo test test-fast release solutions samples check-generated clean
+.PHONY: demo test test-fast bench release solutions samples check-generated clean
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ test: venv
 	$(BIN)/python -m pytest -m "not slow"
 	$(BIN)/python -m pytest -m slow -n 2 tests/test_hostile_submissions.py
 	$(BIN)/python -m pytest -m slow -n 2 --dist loadfile --ignore=tests/test_hostile_submissions.py
+
+# Stock `nbgrader autograde` against the course's batch grader on 8 IMDB submissions, and bare
+# execution of the same notebooks: times, peak memory, grades (about 19 minutes on 2 cores).
+bench: venv
+	$(BIN)/python -m bench.grading_benchmark --out build/bench/results.json
 
 test-fast: venv
 	$(BIN)/python -m pytest -m "not slow"

@@ -200,16 +200,21 @@ class CheckInputs:
         return cls.submission
 
 
+def pytest_arguments(assignment: str, checks: list[str] | None = None) -> list[str]:
+    """pytest's command line for the lab's checks (all of them, or the ones named)."""
+    module = str(check_module_path(assignment))
+    targets = [f"{module}::{name}" for name in checks] if checks is not None else [module]
+    return [
+        *targets, "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-c", os.devnull,
+        "--rootdir", str(check_module_path(assignment).parent), "-W", "ignore", "--tb=no", "--no-header", "-s",
+    ]
+
+
 def run_checks(assignment: str, pieces: list[dict], exports: dict) -> tuple[dict[str, dict], list[str]]:
     """Run the lab's checks; return each check's outcome and the problems rebuilding the code."""
     collector = ResultCollector()
     CheckInputs.pieces, CheckInputs.exports, CheckInputs.submission = pieces, exports, None
-    arguments = [
-        str(check_module_path(assignment)), "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-        "-c", os.devnull, "--rootdir", str(check_module_path(assignment).parent),
-        "-W", "ignore", "--tb=no", "--no-header", "-s",
-    ]
-    pytest.main(arguments, plugins=[collector])
+    pytest.main(pytest_arguments(assignment), plugins=[collector])
     problems = CheckInputs.submission.problems if CheckInputs.submission else []
     return collector.results, problems
 

@@ -46,7 +46,7 @@ def test_zip_collect_files_an_lms_download_under_each_student(course):
 
 def test_workers_come_from_free_memory_unless_requested(monkeypatch):
     class Memory:
-        available = 13 * 2**30  # room for two 6 GB submissions
+        available = (2 * course_config.MEMORY_PER_SUBMISSION_GB + 1) * 2**30  # room for two submissions
 
     monkeypatch.setattr(batch.psutil, "virtual_memory", lambda: Memory)
     monkeypatch.setattr(batch.os, "cpu_count", lambda: 8)
