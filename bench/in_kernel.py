@@ -10,11 +10,13 @@ trusted, no sandbox.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 
 import pytest
 
 from autograder.checkrun import CheckInputs, ResultCollector, SubmissionLoadError, pytest_arguments
+from autograder import grader_data
 from autograder.checks import common, read_check_specs
 
 
@@ -48,6 +50,9 @@ def kernel_exports(namespace: dict) -> dict:
 def cell_points(assignment: str, cell: str, namespace: dict) -> float:
     """Run the checks of one test cell on the kernel's objects; return the points they earn."""
     common.deterministic_threads = lambda: None  # TensorFlow already runs in this kernel: too late to set
+    # Each test cell is a pytest session of its own: load the grader's data once per kernel, not per cell.
+    if not hasattr(grader_data.load_imdb_data, "cache_info"):
+        grader_data.load_imdb_data = functools.cache(grader_data.load_imdb_data)
     specs = [spec for spec in read_check_specs(assignment) if spec.cell == cell]
     CheckInputs.submission, CheckInputs.exports = KernelSubmission(namespace), kernel_exports(namespace)
     collector = ResultCollector()
