@@ -77,13 +77,20 @@ def _number(name: str, default: float) -> float:
     return float(os.environ.get(name, default))
 
 
-# Limits per submission (the tests set small values through the environment).
-CELL_TIMEOUT_S = int(_number("COURSE_CELL_TIMEOUT_S", 600))  # one cell; the variant cell trains six models (~100 s)
-NOTEBOOK_TIMEOUT_S = int(_number("COURSE_NOTEBOOK_TIMEOUT_S", 1800))  # the whole notebook
-CHECKS_TIMEOUT_S = int(_number("COURSE_CHECKS_TIMEOUT_S", 900))  # all hidden checks together
-CHECK_TIMEOUT_S = int(_number("COURSE_CHECK_TIMEOUT_S", 300))  # one hidden check (the grader's training run: ~10 s)
-# Memory of the kernel's (or the check process's) whole process tree. The reference (uint8)
-# peaks at 2.2 GB; the textbook's float64 arrays at 9.6 GB, which an honest student may still use.
+# Limits per submission (the tests set small values through the environment). Each cell's limit
+# comes from the reference solution's own time for it (calibration/<lab>.timing.json, see
+# autograder/timing.py): factor × reference + extra; a cell the student added gets the extra alone.
+CELL_LIMIT_FACTOR = _number("COURSE_CELL_LIMIT_FACTOR", 3.0)
+CELL_LIMIT_EXTRA_S = _number("COURSE_CELL_LIMIT_EXTRA_S", 30)
+NOTEBOOK_LIMIT_FACTOR = _number("COURSE_NOTEBOOK_LIMIT_FACTOR", 1.5)
+NOTEBOOK_LIMIT_EXTRA_S = _number("COURSE_NOTEBOOK_LIMIT_EXTRA_S", 30)
+# Without a timing file: one cell, and the whole notebook (also the ceiling of the calibrated limit).
+CELL_TIMEOUT_S = int(_number("COURSE_CELL_TIMEOUT_S", 600))
+NOTEBOOK_TIMEOUT_S = int(_number("COURSE_NOTEBOOK_TIMEOUT_S", 1800))
+# One call of a student function by a check (a check that trains asks for more, next to its code).
+CALL_TIMEOUT_S = _number("COURSE_CALL_TIMEOUT_S", 10)
+# Memory of the kernel's whole process tree. The reference (uint8) peaks at 2.2 GB; the
+# textbook's float64 arrays at 9.6 GB, which an honest student may still use.
 MEMORY_LIMIT_GB = _number("COURSE_MEMORY_LIMIT_GB", 12.0)
 MAX_OUTPUT_BYTES_PER_CELL = int(_number("COURSE_MAX_OUTPUT_BYTES", 1_000_000))  # more is cut, with a note
 # Student code runs as this user, without network, when the grader runs as root (see autograder/sandbox.py).

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import course_config
-from autograder.execute import KERNEL_ARGUMENTS
+from autograder.kernel import KERNEL_ARGUMENTS
 
 
 def configure(c) -> None:

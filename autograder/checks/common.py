@@ -1,15 +1,15 @@
-"""Helpers the labs' hidden checks share: Keras models checked by exact type, plain-number views."""
+"""Helpers the labs' hidden checks share: models rebuilt from what the kernel sent, plain values."""
 
 from __future__ import annotations
+
+import functools
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 import course_config
-
-# Only Keras's own classes: their methods (predict, fit) are the library's code, not the student's.
-MODEL_TYPES = (keras.Sequential, keras.src.models.functional.Functional)
+from autograder import wire
 LOSS_NAMES = {  # what each way of naming a loss means
     "binary_crossentropy": "binary_crossentropy", "mse": "mean_squared_error",
     "mean_squared_error": "mean_squared_error", "categorical_crossentropy": "categorical_crossentropy",
@@ -30,19 +30,47 @@ def deterministic_threads() -> None:
     tf.config.experimental.enable_op_determinism()
 
 
-def require_model(model, produced_by: str, layer_types: tuple) -> keras.Model:
-    """A new, untrained Keras model built from `layer_types` only."""
-    assert type(model) in MODEL_TYPES, (
-        f"{produced_by} returned {type(model).__name__}; return a keras.Sequential model "
+def type_name(value) -> str:
+    """What a student's function returned, as a student would name it."""
+    if isinstance(value, wire.Missing):
+        return "nothing (no such variable)"
+    return value.type_name if isinstance(value, wire.Unsupported) else type(value).__name__
+
+
+def rebuild_model(data: wire.ModelData, produced_by: str, input_shape: tuple) -> keras.Model:
+    """The grader's own Keras model from the config the kernel sent (classes already allowlisted).
+    A model without an Input (the textbook's, built by its first fit) gets the lab's input shape."""
+    try:
+        model = keras.saving.deserialize_keras_object(data.config, safe_mode=True)
+        if not model.built:
+            model.build((None, *input_shape))
+        if data.weights is not None:
+            model.set_weights(data.weights)
+    except Exception as error:  # a config Keras refuses: the student's own mistake, explained
+        raise AssertionError(f"{produced_by}: Keras could not rebuild the model ({type(error).__name__}: "
+                             f"{str(error).splitlines()[0][:200] if str(error) else ''}).") from None
+    return model
+
+
+def require_model(value, produced_by: str, layer_types: tuple, input_shape: tuple) -> keras.Model:
+    """A new, untrained Keras model of `layer_types` only, rebuilt by the grader from its config."""
+    assert isinstance(value, wire.ModelData), (
+        f"{produced_by} returned {type_name(value)}; return a keras.Sequential model "
         "(or a functional keras.Model) built from Keras's own layers."
     )
+    assert value.iterations == 0, (
+        f"{produced_by} returned a model that was already trained ({value.iterations} steps): return a new one."
+    )
+    model = rebuild_model(value, produced_by, input_shape)
     names = ", ".join(sorted({t.__name__ for t in layer_types if t is not keras.layers.InputLayer}))
     foreign = [type(layer).__name__ for layer in model.layers if type(layer) not in layer_types]
     assert not foreign, f"{produced_by}: use Keras's {names} layers only, not {foreign}."
-    if model.optimizer is not None:
-        steps = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
-        assert steps == 0, f"{produced_by} returned a model that was already trained ({steps} steps): return a new one."
     return model
+
+
+def cached(function):
+    """Load a lab's data once per grading process (a batch worker grades many submissions)."""
+    return functools.lru_cache(maxsize=1)(function)
 
 
 def require_compiled(model, produced_by: str, loss: str, optimizer: type) -> None:

@@ -10,16 +10,9 @@ from autograder.checkrun import CheckInputs, Submission
 
 
 @pytest.fixture(scope="session")
-def submission(lab_data) -> Submission:
-    """The student's functions, rebuilt after the checks and the lab's data (`lab_data`, defined
-    by each lab's check module) were loaded, and after this process dropped its privileges."""
-    return CheckInputs.load_submission()
-
-
-@pytest.fixture(scope="session")
-def exports() -> dict:
-    """Values read out of the student's kernel after the notebook ran (data only, untrusted)."""
-    return CheckInputs.exports
+def submission() -> Submission:
+    """The student's notebook, reached only through its kernel (see autograder/checkrun.py)."""
+    return CheckInputs.submission
 
 
 @pytest.fixture

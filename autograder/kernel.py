@@ -1,0 +1,368 @@
+"""The student's kernel: it runs the notebook once, then serves calls of its functions to the checks.
+
+Student code runs here and nowhere else: a real Jupyter kernel (nbclient), started by
+`sandbox.py` as another user without network when the grader is root, under a memory cap, a cap on
+each cell's output and time limits. After the last cell the kernel stays up, and each check asks it
+to call a notebook function on inputs the check chose, in the notebook's own namespace; what comes
+back is data, validated by `wire.py`. If the kernel died, or a function ignores interrupts, a fresh
+kernel with the notebook's definitions (top-level defs, classes, imports, literal assignments)
+takes over. A function that ran past a time limit is replaced in the kernel by one that fails at
+once, so a hang costs its time once per function, not once per cell or check that calls it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import itertools
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+import numpy as np
+from nbclient import NotebookClient
+from nbclient.exceptions import DeadKernelError
+
+import course_config
+from autograder import sandbox, wire
+
+STUB_SOURCE = (Path(__file__).parent / "kernel_stub.py").read_text()
+MIME = "application/x.autograder+json"
+PROBE_TIMEOUT_S = 10
+MAX_FRESH_KERNELS = 3  # an interrupted kernel that cannot run `pass` within this is replaced
+# TensorFlow's C++ start-up log is written to the process's stderr, not by Python: keep it out
+# of the cell outputs (ipykernel would otherwise copy it there).
+KERNEL_ARGUMENTS = ["--IPKernelApp.capture_fd_output=False", "--HistoryManager.hist_file=:memory:"]
+
+
+class KernelUnavailable(RuntimeError):
+    """No kernel could answer (it died and a fresh one could not start)."""
+
+
+class CallTimedOut(RuntimeError):
+    pass
+
+
+@dataclass
+class ExecutionResult:
+    notebook: nbformat.NotebookNode
+    seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)  # "cell 7: NameError: ...", for the report
+    limits: list[str] = field(default_factory=list)  # limits hit, for the report
+    status: str = "completed"  # completed | timed out | kernel died | memory limit
+    peak_memory_gb: float = 0.0
+    truncated_cells: list[int] = field(default_factory=list)
+    cell_seconds: dict[str, float] = field(default_factory=dict)  # by cell key (see cell_keys)
+
+
+def kernel_environment(workdir: Path) -> dict[str, str]:
+    """Student code's environment: pinned threads, no grader settings or secrets, a home it may write to."""
+    kept = ("PATH", "LANG", "LC_ALL", "TZ", "VIRTUAL_ENV", "COURSE_DATA_DIR", "COURSE_CACHE_DIR",
+            "COURSE_IMDB_SOURCE", "COURSE_MNIST_SOURCE", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+    env = {k: v for k, v in os.environ.items() if k in kept}
+    threads = str(course_config.NUM_THREADS)
+    env.update(
+        OMP_NUM_THREADS=threads, TF_NUM_INTRAOP_THREADS=threads, TF_NUM_INTEROP_THREADS=threads,
+        TF_CPP_MIN_LOG_LEVEL="2", PYTHONHASHSEED="0", HOME=str(workdir), MPLCONFIGDIR=str(workdir),
+        COURSE_CACHE_DIR=str(course_config.CACHE_DIR), COURSE_DATA_DIR=str(course_config.DATA_DIR),
+    )
+    return env
+
+
+class LimitedOutputClient(NotebookClient):
+    """nbclient that keeps at most `output_limit` bytes of each cell's output."""
+
+    output_limit = course_config.MAX_OUTPUT_BYTES_PER_CELL
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.output_bytes: dict[int, int] = {}
+        self.truncated: set[int] = set()
+
+    def output(self, outs, msg, display_id, cell_index):
+        size = len(json.dumps(msg.get("content", {}), default=str))
+        used = self.output_bytes.get(cell_index, 0) + size
+        self.output_bytes[cell_index] = used
+        if used > self.output_limit:
+            if cell_index not in self.truncated:
+                self.truncated.add(cell_index)
+                note = f"\n[output cut by the grader after {self.output_limit} bytes]\n"
+                outs.append(nbformat.v4.new_output("stream", name="stderr", text=note))
+            return None
+        return super().output(outs, msg, display_id, cell_index)
+
+
+class _EventLoop:
+    """One asyncio loop in a thread, so that synchronous checks can drive the async kernel client
+    (and so grading also works where a loop is already running, as in nbgrader's formgrader)."""
+
+    _loop: asyncio.AbstractEventLoop | None = None
+    _lock = threading.Lock()
+
+    @classmethod
+    def run(cls, coroutine):
+        with cls._lock:
+            if cls._loop is None:
+                cls._loop = asyncio.new_event_loop()
+                threading.Thread(target=cls._loop.run_forever, daemon=True, name="kernel-loop").start()
+        return asyncio.run_coroutine_threadsafe(coroutine, cls._loop).result()
+
+
+def cell_keys(notebook: nbformat.NotebookNode) -> list[str | None]:
+    """A name for each cell that survives students adding cells elsewhere: its nbgrader grade id,
+    or the nearest grade id above it and how far below it is ("imports+2"). None for markdown."""
+    keys, anchor, offset = [], "start", 0
+    for cell in notebook.cells:
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if grade_id:
+            anchor, offset = grade_id, 0
+        else:
+            offset += 1
+        keys.append((grade_id or f"{anchor}+{offset}") if cell.cell_type == "code" else None)
+    return keys
+
+
+class KernelSession:
+    """A sandboxed kernel for one submission: run its notebook, then call its functions."""
+
+    def __init__(self, notebook: nbformat.NotebookNode, folder: Path, secret_seed: int):
+        self.notebook = notebook
+        (folder / "work").mkdir()
+        self.workdir = sandbox.open_workdir(folder / "work")
+        self.inputs = folder / "inputs"  # the grader's arguments: readable, not writable, by the kernel
+        self.inputs.mkdir(mode=0o755)
+        self.secret_seed = secret_seed
+        self.hung: dict[str, str] = {}  # function -> why it is not called again
+        self.fresh_kernel_problems: list[str] = []
+        self.memory_exceeded = False
+        self.peak_memory_bytes = 0
+        self.client: LimitedOutputClient | None = None
+        self.watch: sandbox.MemoryWatch | None = None
+        self._files = itertools.count()
+        self.fresh_kernels = 0
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    def __enter__(self) -> KernelSession:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _EventLoop.run(self._shutdown())
+
+    async def _start(self) -> None:
+        self.client = LimitedOutputClient(
+            self.notebook, timeout=course_config.CALL_TIMEOUT_S, allow_errors=True, kernel_name="python3",
+            interrupt_on_timeout=True, record_timing=False,
+            kernel_manager_class=sandbox.SandboxedKernelManager.in_folder(self.workdir),
+            error_on_timeout={"ename": "TimeoutError", "evalue": "ran past its time limit", "traceback": []},
+            resources={"metadata": {"path": str(self.workdir)}}, extra_arguments=KERNEL_ARGUMENTS,
+        )
+        self.client.km = self.client.create_kernel_manager()
+        await self.client.async_start_new_kernel(env=kernel_environment(self.workdir), cwd=str(self.workdir))
+        await self.client.async_start_new_kernel_client()
+        self.watch = sandbox.MemoryWatch(self.client.km.provisioner.process.pid).__enter__()
+
+    async def _shutdown(self) -> None:
+        if self.watch:
+            self.watch.__exit__()
+            self.peak_memory_bytes = max(self.peak_memory_bytes, self.watch.peak_bytes)
+            self.memory_exceeded |= self.watch.exceeded
+            self.watch = None
+        if self.client and self.client.km:
+            pid = getattr(self.client.km.provisioner, "process", None)
+            try:
+                if self.client.kc:
+                    self.client.kc.stop_channels()
+                await self.client.km.shutdown_kernel(now=True)
+            except Exception:  # already gone
+                pass
+            if pid is not None:
+                sandbox.kill_tree(pid.pid)
+        self.client = None
+
+    # --- the notebook ----------------------------------------------------------------------------
+
+    def run_notebook(self, cell_limits: dict[str, float], default_cell_limit: float, total_limit: float) -> ExecutionResult:
+        """Execute every cell once (errors do not stop the run) within each cell's and the total limit."""
+        return _EventLoop.run(self._run_notebook(cell_limits, default_cell_limit, total_limit))
+
+    async def _run_notebook(self, cell_limits, default_cell_limit, total_limit) -> ExecutionResult:
+        result = ExecutionResult(self.notebook)
+        started = time.monotonic()
+        try:
+            await self._start()
+            for index, (cell, key) in enumerate(zip(self.notebook.cells, cell_keys(self.notebook))):
+                if key is None:
+                    continue
+                remaining = total_limit - (time.monotonic() - started)
+                if remaining <= 1:
+                    result.status = "timed out"
+                    result.limits.append(f"The notebook ran past its {total_limit:.0f} s limit; cells from "
+                                         f"cell {index + 1} on did not run.")
+                    break
+                limit = min(cell_limits.get(key, default_cell_limit), remaining)
+                self.client.timeout = max(1, int(limit))
+                cell_started = time.monotonic()
+                await self.client.async_execute_cell(cell, index)
+                result.cell_seconds[key] = time.monotonic() - cell_started
+                if result.cell_seconds[key] >= self.client.timeout:
+                    result.status = "timed out"
+                    result.limits.append(f"Cell {index + 1} ran past its {self.client.timeout} s limit and was stopped.")
+                    await self._after_timeout(self.client.timeout, from_cell=True)
+                    continue
+                for output in cell.get("outputs", []):
+                    if output.output_type == "error":
+                        detail = f"{output.ename}: {output.evalue}".strip(": ")[:300]
+                        result.errors.append(f"cell {index + 1}: {detail}")
+        except DeadKernelError:
+            if not self.watch or not self.watch.exceeded:
+                result.status = "kernel died"
+                result.limits.append("The kernel died (it crashed or exited); later cells did not run.")
+        except Exception as error:  # the kernel could not even start
+            result.status = "kernel died"
+            result.limits.append(f"The kernel could not run the notebook ({type(error).__name__}).")
+        if self.watch and self.watch.exceeded:
+            result.status = "memory limit"
+            result.limits.append(f"The kernel used more than {course_config.MEMORY_LIMIT_GB:g} GB and was stopped.")
+        result.seconds = time.monotonic() - started
+        result.truncated_cells = sorted(i + 1 for i in self.client.truncated) if self.client else []
+        if result.truncated_cells:
+            result.limits.append(f"Output of cell(s) {result.truncated_cells} was cut: more than "
+                                 f"{LimitedOutputClient.output_limit} bytes.")
+        if self.watch:
+            self.peak_memory_bytes = max(self.peak_memory_bytes, self.watch.peak_bytes)
+        return result
+
+    # --- calls from the checks -------------------------------------------------------------------
+
+    def call(self, name: str, args: tuple = (), kwargs: dict | None = None, *, timeout: float | None = None,
+             weights: bool = False, seed: int = 0):
+        """What the notebook's `name(*args, **kwargs)` returns, decoded (see wire.decode)."""
+        if name in self.hung:
+            return wire.StudentException("TimeoutError", self.hung[name], [])
+        request = {"op": "call", "name": name, "args": self._encode(list(args)), "kwargs": self._encode(kwargs or {}),
+                   "seed": self.kernel_seed(seed), "weights": weights, "inputs": str(self.inputs)}
+        limit = timeout or course_config.CALL_TIMEOUT_S
+        try:
+            return _EventLoop.run(self._request(request, limit))
+        except CallTimedOut:
+            self.hung[name] = f"`{name}` ran past its {limit:g} s limit, so it is not run again."
+            _EventLoop.run(self._after_timeout(limit))
+            return wire.StudentException("TimeoutError", self.hung[name], [])
+
+    def variable(self, name: str, *, weights: bool = False):
+        """The value of a variable the notebook left in its namespace, decoded."""
+        return _EventLoop.run(self._request({"op": "variable", "name": name, "weights": weights},
+                                            course_config.CALL_TIMEOUT_S))
+
+    def kernel_seed(self, seed: int) -> int:
+        """A seed for student code derived from the private check seed, which never enters the kernel."""
+        digest = hashlib.sha256(f"{self.secret_seed}:{seed}".encode()).digest()
+        return int.from_bytes(digest[:4], "big") % 2**31
+
+    def _encode(self, value):
+        """Arguments for the kernel: JSON, with arrays as .npy files in the read-only inputs folder."""
+        if isinstance(value, np.ndarray):
+            name = f"{next(self._files)}.npy"
+            np.save(self.inputs / name, value, allow_pickle=False)
+            os.chmod(self.inputs / name, 0o644)
+            return {"__ndarray__": name}
+        if isinstance(value, tuple):
+            return {"__tuple__": [self._encode(v) for v in value]}
+        if isinstance(value, list):
+            return [self._encode(v) for v in value]
+        if isinstance(value, dict):
+            return {str(k): self._encode(v) for k, v in value.items()}
+        if isinstance(value, wire.HistoryData):
+            return {"__history__": value.history}
+        if hasattr(value, "get_weights") and hasattr(value, "get_config"):  # the grader's own Keras model
+            import keras
+
+            return {"__model__": keras.saving.serialize_keras_object(value),
+                    "weights": [self._encode(w)["__ndarray__"] for w in value.get_weights()]}
+        if isinstance(value, (np.integer, np.floating)):
+            return value.item()
+        return value
+
+    async def _request(self, request: dict, limit: float):
+        if self.client is None or not await self._alive():
+            await self._fresh_kernel()
+        source = (f"(lambda scope: (exec({STUB_SOURCE!r}, scope), "
+                  f"scope['_autograder_serve'](__import__('json').loads({json.dumps(request)!r}), globals())))({{}});")
+        cell = nbformat.v4.new_code_cell(source)
+        self.notebook.cells.append(cell)
+        index = len(self.notebook.cells) - 1
+        self.client.timeout = max(1, int(limit))
+        saved_limit = LimitedOutputClient.output_limit
+        self.client.output_limit = wire.MAX_ARRAY_BYTES * 2
+        started = time.monotonic()
+        try:
+            await self.client.async_execute_cell(cell, index)
+        except DeadKernelError:
+            await self._fresh_kernel()
+            return wire.StudentException("KernelDied", "the kernel died during this call", [])
+        finally:
+            self.notebook.cells.pop()
+            self.client.output_limit = saved_limit
+            self.client.output_bytes.pop(index, None)
+            self.client.truncated.discard(index)
+        if time.monotonic() - started >= self.client.timeout:
+            raise CallTimedOut()
+        replies = [o.data[MIME] for o in cell.outputs if o.get("output_type") == "display_data" and MIME in o.get("data", {})]
+        if not replies:
+            return wire.StudentException("NoResult", "the call sent nothing back (its output was too large, "
+                                         "or the kernel's display was replaced)", [])
+        try:
+            return wire.decode(replies[-1])
+        except wire.WireError as error:
+            return wire.StudentException("UnreadableResult", str(error), [])
+
+    async def _alive(self) -> bool:
+        try:
+            return bool(self.client.kc) and await self.client.kc.is_alive()
+        except Exception:
+            return False
+
+    async def _after_timeout(self, limit: float, from_cell: bool = False) -> None:
+        """The interrupted kernel: if it answers, mark the functions that were running as hung
+        (they fail at once from now on); if it does not, replace it with a fresh one."""
+        try:
+            if from_cell:
+                names = await self._request({"op": "hung"}, PROBE_TIMEOUT_S)
+                names = [n for n in names if type(n) is str] if isinstance(names, list) else []
+                for name in names:
+                    self.hung[name] = f"`{name}` ran past a {limit:g} s cell limit in the notebook, so it is not run again."
+            else:
+                await self._request({"op": "hung"}, PROBE_TIMEOUT_S)
+            await self._poison()
+        except CallTimedOut:
+            await self._fresh_kernel()
+
+    async def _poison(self) -> None:
+        if self.hung:
+            await self._request({"op": "poison", "names": self.hung}, PROBE_TIMEOUT_S)
+
+    async def _fresh_kernel(self) -> None:
+        """A new kernel with the notebook's definitions, when the first one died or hangs."""
+        await self._shutdown()
+        self.fresh_kernels += 1
+        if self.fresh_kernels > MAX_FRESH_KERNELS:
+            raise KernelUnavailable(f"The kernel died or hung {MAX_FRESH_KERNELS} times; no more calls were made.")
+        try:
+            await self._start()
+        except Exception as error:
+            raise KernelUnavailable(f"A fresh kernel could not start ({type(error).__name__}).") from None
+        cells = [[i + 1, c.source] for i, c in enumerate(self.notebook.cells) if c.cell_type == "code"]
+        try:
+            problems = await self._request({"op": "define", "cells": cells}, course_config.CALL_TIMEOUT_S * 3)
+        except CallTimedOut:
+            await self._shutdown()
+            await self._start()
+            problems = ["Rebuilding the notebook's definitions in a fresh kernel ran past its limit."]
+        if isinstance(problems, list):
+            self.fresh_kernel_problems = [p for p in problems if type(p) is str][:20]
+        await self._poison()

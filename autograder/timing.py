@@ -1,0 +1,38 @@
+"""Time limits from the reference solution's own times, measured and stored like the thresholds.
+
+`python -m autograder calibrate-timing --assignment NAME` grades the reference notebook and writes
+each cell's and each check's seconds to `calibration/<lab>.timing.json`. A cell may take
+CELL_LIMIT_FACTOR × its reference time + CELL_LIMIT_EXTRA_S; a cell a student added, the default;
+the whole notebook NOTEBOOK_LIMIT_FACTOR × the reference's total + NOTEBOOK_LIMIT_EXTRA_S.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import course_config
+
+
+@dataclass
+class Limits:
+    cells: dict[str, float]  # by cell key (kernel.cell_keys)
+    default_cell: float
+    notebook: float
+
+
+def timing_path(assignment: str) -> Path:
+    return course_config.ROOT / "calibration" / f"{assignment}.timing.json"
+
+
+def limits(assignment: str) -> Limits:
+    """The lab's limits; without a timing file, the flat limits of course_config."""
+    path = timing_path(assignment)
+    if not path.is_file():
+        return Limits({}, course_config.CELL_TIMEOUT_S, course_config.NOTEBOOK_TIMEOUT_S)
+    measured = json.loads(path.read_text())
+    cells = {key: course_config.CELL_LIMIT_FACTOR * seconds + course_config.CELL_LIMIT_EXTRA_S
+             for key, seconds in measured["cells"].items()}
+    total = course_config.NOTEBOOK_LIMIT_FACTOR * measured["notebook_seconds"] + course_config.NOTEBOOK_LIMIT_EXTRA_S
+    return Limits(cells, course_config.CELL_LIMIT_EXTRA_S, min(total, course_config.NOTEBOOK_TIMEOUT_S))

@@ -1,0 +1,311 @@
+"""What crosses from the student's kernel to the grader: validated, size-capped data, nothing else.
+
+`decode` turns a reply of `kernel_stub.py` into plain values: JSON scalars, lists, tuples, dicts,
+numpy arrays (read from `.npy` bytes without pickle), and the data classes below. A Keras model
+arrives as its config and is rebuilt here only from an allowlist of Keras classes
+(`rebuild_model`). Anything malformed raises `WireError` with a message a student understands;
+no other exception leaves this module (tests/test_wire.py fuzzes it).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import json
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+MAX_ITEMS = 100_000
+MAX_DEPTH = 24
+MAX_ARRAY_BYTES = 64 * 2**20
+MAX_PARAMETERS = 20_000_000  # the course's largest model (512 units on 10,000 inputs) has 5.4 M
+
+# Keras classes a model's config may name, by the module Keras serializes them under.
+ALLOWED_CLASSES = {
+    "keras": {"Sequential", "Functional", "Model", "DTypePolicy"},
+    "keras.src.models.functional": {"Functional"},
+    "keras.layers": {"InputLayer", "Dense", "Dropout", "Flatten", "Activation"},
+    "keras.regularizers": {"L1", "L2", "L1L2"},
+    "keras.initializers": {"GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal", "LecunUniform", "LecunNormal",
+                           "Zeros", "Ones", "Constant", "RandomNormal", "RandomUniform", "TruncatedNormal"},
+    "keras.optimizers": {"RMSprop", "Adam", "AdamW", "SGD", "Adagrad", "Adadelta", "Adamax", "Nadam"},
+    "keras.losses": {"BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy",
+                     "MeanSquaredError", "MeanAbsoluteError", "Hinge"},
+    "keras.metrics": {"BinaryAccuracy", "Accuracy", "CategoricalAccuracy", "SparseCategoricalAccuracy",
+                      "MeanSquaredError", "MeanAbsoluteError", "AUC", "Precision", "Recall",
+                      "BinaryCrossentropy", "CategoricalCrossentropy", "SparseCategoricalCrossentropy"},
+}
+# Losses and metrics given as functions (`losses.binary_crossentropy`, `metrics.binary_accuracy`).
+ALLOWED_FUNCTIONS = {
+    "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy", "mean_squared_error",
+    "mean_absolute_error", "hinge", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
+    "accuracy", "mse", "mae",
+}
+
+
+class WireError(ValueError):
+    """What the kernel sent is not data the grader accepts."""
+
+
+@dataclass
+class ModelData:
+    """A Keras model as the kernel described it: its serialized config, optimizer steps, weights."""
+
+    config: dict
+    iterations: int = 0
+    weights: list[np.ndarray] | None = None
+
+
+@dataclass
+class HistoryData:
+    history: dict[str, list[float]]
+    model: ModelData | None = None
+
+
+@dataclass
+class AxesData:
+    lines: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # label -> (x, y)
+    scatter: np.ndarray = field(default_factory=lambda: np.empty((0, 2)))  # every scattered point
+    fills: int = 0  # filled contours, meshes and images
+    legend: bool = False
+
+
+@dataclass
+class FigureData:
+    axes: list[AxesData]
+
+
+@dataclass
+class Unsupported:
+    """A value of a type that does not cross (a custom class, a generator, ...): only its type's name."""
+
+    type_name: str
+
+
+@dataclass
+class StudentException:
+    """What the student's function raised: type, text and where, for the report."""
+
+    type_name: str
+    message: str
+    frames: list[tuple[str, int]]
+
+
+@dataclass
+class Missing:
+    name: str
+
+
+def decode(reply) -> object:
+    """The value of one kernel reply; WireError for anything that is not valid data."""
+    try:
+        if not isinstance(reply, dict) or "result" not in reply:
+            raise WireError("the kernel's reply has no result")
+        return _Decoder().value(reply["result"], 0)
+    except WireError:
+        raise
+    except (RecursionError, MemoryError):
+        raise WireError("the value is too large or too deeply nested") from None
+    except Exception as error:  # anything else malformed; the message names only the type
+        raise WireError(f"the value could not be read ({type(error).__name__})") from None
+
+
+class _Decoder:
+    def __init__(self):
+        self.items = 0
+
+    def value(self, value, depth: int):
+        self.items += 1
+        if self.items > MAX_ITEMS or depth > MAX_DEPTH:
+            raise WireError("the value is too large or too deeply nested")
+        if value is None or type(value) in (bool, str):
+            return value
+        if type(value) is int:
+            if abs(value) > 2**63:
+                raise WireError("an integer is out of range")
+            return value
+        if type(value) is float:
+            return value
+        if type(value) is list:
+            return [self.value(item, depth + 1) for item in value]
+        if not isinstance(value, dict):
+            raise WireError(f"unexpected {type(value).__name__}")
+        return self.tagged(value, depth)
+
+    def tagged(self, value: dict, depth: int):
+        if "__ndarray__" in value:
+            return decode_array(value["__ndarray__"])
+        if "__float__" in value:
+            text = _text(value["__float__"], 10)
+            if text not in ("nan", "inf", "-inf"):
+                raise WireError("a float is malformed")
+            return float(text)
+        if "__tuple__" in value:
+            return tuple(self.list(value["__tuple__"], depth))
+        if "__dict__" in value:
+            pairs = self.list(value["__dict__"], depth)
+            result = {}
+            for pair in pairs:
+                if type(pair) is not list or len(pair) != 2:
+                    raise WireError("a dict entry is malformed")
+                key = pair[0]
+                if type(key) not in (str, int, float, bool, tuple) and key is not None:
+                    raise WireError("a dict key is not a plain value")
+                result[key] = pair[1]
+            return result
+        if "__model__" in value:
+            return self.model(value)
+        if "__history__" in value:
+            history = self.value(value["__history__"], depth + 1)
+            if not isinstance(history, dict) or not all(type(k) is str and type(v) is list for k, v in history.items()):
+                raise WireError("the history is not a dict of lists")
+            series = {k: [_number(x) for x in v] for k, v in history.items()}
+            model = value.get("model")
+            return HistoryData(series, self.model(model) if model is not None else None)
+        if "__figure__" in value:
+            return FigureData([self.axes(ax, depth) for ax in self.list(value["__figure__"], depth, decode_items=False)])
+        if "__object__" in value:
+            return Unsupported(_text(value["__object__"], 100))
+        if "__missing__" in value:
+            return Missing(_text(value["__missing__"], 100))
+        if "__error__" in value:
+            error = value["__error__"]
+            if not isinstance(error, dict):
+                raise WireError("an error report is malformed")
+            frames = []
+            for frame in self.list(error.get("frames", []), depth, decode_items=False)[:10]:
+                if type(frame) is list and len(frame) == 2 and type(frame[1]) is int:
+                    frames.append((_text(frame[0], 100), frame[1]))
+            return StudentException(_text(error.get("type"), 100), _text(error.get("message", ""), 500), frames)
+        raise WireError("an object of unknown kind")
+
+    def list(self, value, depth: int, decode_items: bool = True) -> list:
+        if type(value) is not list:
+            raise WireError("a list was expected")
+        self.items += len(value)
+        if self.items > MAX_ITEMS:
+            raise WireError("the value is too large")
+        return [self.value(item, depth + 1) for item in value] if decode_items else value
+
+    def model(self, value) -> ModelData:
+        if not isinstance(value, dict) or not isinstance(value.get("__model__"), dict):
+            raise WireError("a model description is malformed")
+        config = json.loads(json.dumps(value["__model__"]))  # plain dicts and lists, for Keras
+        check_model_config(config)
+        iterations = value.get("iterations", 0)
+        if type(iterations) is not int or not 0 <= iterations < 2**62:
+            raise WireError("a model's step count is malformed")
+        weights = None
+        if "weights" in value:
+            weights = [decode_array(item.get("__ndarray__") if isinstance(item, dict) else None)
+                       for item in self.list(value["weights"], 1, decode_items=False)]
+        return ModelData(config, iterations, weights)
+
+    def axes(self, value, depth: int) -> AxesData:
+        if not isinstance(value, dict):
+            raise WireError("a figure's axes are malformed")
+        axes = AxesData(fills=min(int(_number(value.get("fills", 0))), 10_000), legend=value.get("legend") is True)
+        for line in self.list(value.get("lines", []), depth, decode_items=False):
+            if type(line) is not dict:
+                raise WireError("a line is malformed")
+            x, y = (self.value(line.get(k), depth + 2) for k in ("x", "y"))
+            if not (isinstance(x, np.ndarray) and isinstance(y, np.ndarray) and x.dtype.kind in "biuf" and y.dtype.kind in "biuf"):
+                raise WireError("a line's data are not numbers")
+            axes.lines[_text(line.get("label"), 200)] = (x.astype(np.float64).ravel(), y.astype(np.float64).ravel())
+        points = [self.value(item, depth + 2) for item in self.list(value.get("scatter", []), depth, decode_items=False)]
+        if points:
+            if not all(isinstance(p, np.ndarray) and p.dtype.kind in "biuf" and p.size % 2 == 0 for p in points):
+                raise WireError("scattered points are not numbers")
+            axes.scatter = np.concatenate([p.astype(np.float64).reshape(-1, 2) for p in points])
+        return axes
+
+
+def decode_array(text) -> np.ndarray:
+    """An array from base64 `.npy` bytes: numbers, booleans or strings only, never pickled objects."""
+    if type(text) is not str or len(text) > MAX_ARRAY_BYTES * 4 // 3 + 4:
+        raise WireError("an array is missing or larger than the limit")
+    try:
+        raw = base64.b64decode(text, validate=True)
+        array = np.load(io.BytesIO(raw), allow_pickle=False)
+    except (binascii.Error, ValueError, OSError, EOFError) as error:
+        raise WireError(f"an array could not be read ({type(error).__name__})") from None
+    if not isinstance(array, np.ndarray) or array.dtype.kind not in "biufcUS":
+        raise WireError("an array does not hold numbers")
+    return array
+
+
+def check_model_config(config) -> None:
+    """Refuse any class outside the allowlist, and models too large to build."""
+    stack, seen = [(config, 0)], 0
+    while stack:
+        node, depth = stack.pop()
+        seen += 1
+        if seen > MAX_ITEMS or depth > 64:
+            raise WireError("the model's config is too large")
+        if type(node) is list:
+            stack.extend((item, depth + 1) for item in node)
+        elif isinstance(node, dict):
+            if "class_name" in node:
+                _check_class(node)
+            stack.extend((item, depth + 1) for key, item in node.items() if type(key) is str)
+        elif not (node is None or type(node) in (str, int, float, bool)):
+            raise WireError("the model's config holds something that is not data")
+    if config.get("class_name") not in ("Sequential", "Functional", "Model"):
+        raise WireError("the value is not a Keras model")
+    if _parameter_estimate(config) > MAX_PARAMETERS:
+        raise WireError(f"the model has more than {MAX_PARAMETERS:,} weights")
+
+
+def _check_class(node: dict) -> None:
+    module, name = node.get("module"), node.get("class_name")
+    if name == "__keras_tensor__":
+        return
+    if name == "function":
+        if module not in ("builtins", "keras.losses", "keras.metrics") or node.get("config") not in ALLOWED_FUNCTIONS:
+            raise WireError(f"the function {str(node.get('config'))[:60]!r} is not one of Keras's losses or metrics")
+    elif name not in ALLOWED_CLASSES.get(module if type(module) is str else "", ()):
+        shown = f"{module}.{name}" if type(module) is str and type(name) is str else "an unknown class"
+        raise WireError(f"{shown[:80]} is not among the Keras classes this lab accepts (Sequential or functional "
+                        "models of Input, Dense, Dropout, Flatten and Activation layers, Keras's optimizers, "
+                        "losses, metrics and regularizers)")
+    if node.get("registered_name") not in (None, name, "function"):
+        raise WireError("the model's config names a custom registered object")
+
+
+def _parameter_estimate(config: dict) -> int:
+    """Weights of a Sequential model's Dense layers (an upper bound for anything else allowed)."""
+    layers = config.get("config", {}).get("layers", []) if type(config.get("config")) is dict else []
+    total, width = 0, None
+    shape = config.get("config", {}).get("build_input_shape") if type(config.get("config")) is dict else None
+    for layer in layers if type(layers) is list else []:
+        if type(layer) is not dict or type(layer.get("config")) is not dict:
+            continue
+        settings = layer["config"]
+        if layer.get("class_name") == "InputLayer":
+            shape = settings.get("batch_shape")
+        if width is None and type(shape) is list:
+            width = math.prod(d for d in shape[1:] if type(d) is int) if len(shape) > 1 else None
+        if layer.get("class_name") == "Dense":
+            units = settings.get("units")
+            if type(units) is not int or not 0 < units <= 1_000_000:
+                raise WireError("a Dense layer's units are not a sensible number")
+            total += ((width or 10_000) + 1) * units  # no Input: the largest lab input
+            width = units
+    return total
+
+
+def _text(value, limit: int) -> str:
+    if type(value) is not str:
+        raise WireError("a text field is missing")
+    return value[:limit]
+
+
+def _number(value) -> float:
+    if type(value) in (int, float):
+        return float(value)
+    if type(value) is dict and "__float__" in value:
+        return float(_text(value["__float__"], 10)) if value["__float__"] in ("nan", "inf", "-inf") else 0.0
+    raise WireError("a number was expected")
