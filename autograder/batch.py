@@ -1,29 +1,35 @@
-"""Autograde every submission of a lab with `nbgrader autograde`, several students at a time.
+"""Autograde every submission of a lab with nbgrader's `autograde`, several students at a time.
 
 nbgrader grades one submission at a time and shows no progress (its issues #174 and #1456).
-Here each student is one `nbgrader autograde --student` process; workers run side by side, each
-with its share of the cores as TensorFlow/OpenMP threads, and their number is chosen from free
-memory. A progress bar, a status line per student, and a summary table at the end; a failing or
-hanging submission is reported and the batch goes on.
+Here warm workers (`worker.py`) run side by side, each with its share of the cores as
+TensorFlow/OpenMP threads, their number chosen from free memory; each has imported TensorFlow, the
+checks and the lab's data once and runs nbgrader's autograde for one student after another.
+A progress bar, a status line per student, and a summary table at the end; a failing or hanging
+submission is reported (a hung worker is replaced) and the batch goes on.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import queue
+import select
 import subprocess
+import sys
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
+from pathlib import Path
 
 import psutil
 from tqdm import tqdm
 
 import course_config
 from autograder import grader_data
-from autograder.course import Course, NbgraderError
+from autograder.course import Course
 
-# One student's `nbgrader autograde`: the notebook and the checks, with room for start-up.
-STUDENT_TIMEOUT_S = course_config.NOTEBOOK_TIMEOUT_S + course_config.CHECKS_TIMEOUT_S + 120
+# A last resort per student: the notebook's ceiling, every check's calls, start-up.
+STUDENT_TIMEOUT_S = course_config.NOTEBOOK_TIMEOUT_S + 900
 
 
 @dataclass
@@ -50,19 +56,58 @@ def choose_workers(requested: int, submissions: int) -> int:
     return max(1, min(by_memory, by_cores, submissions))
 
 
-def autograde_student(course: Course, assignment: str, student: str, threads: int) -> StudentResult:
-    started = time.monotonic()
-    try:
-        course.nbgrader("autograde", assignment, "--student", student, "--force",
-                        env={"COURSE_NUM_THREADS": str(threads)}, timeout=STUDENT_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        return StudentResult(student, "timed out", None, None, time.monotonic() - started,
-                             f"stopped after {STUDENT_TIMEOUT_S} s")
-    except NbgraderError as error:
-        last_line = str(error).strip().splitlines()[-1][:200]
-        return StudentResult(student, "failed", None, None, time.monotonic() - started, last_line)
+class Worker:
+    """One warm `autograder.worker` process, replaced when it hangs or dies."""
+
+    def __init__(self, course: Course, assignment: str, threads: int, log: Path):
+        self.args = [sys.executable, "-I", "-m", "autograder.worker", str(course.root), assignment]
+        self.env = {**os.environ, "COURSE_NUM_THREADS": str(threads)}
+        self.log = log
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with open(self.log, "a") as log:
+            self.process = subprocess.Popen(self.args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
+                                            text=True, cwd=course_config.ROOT, env=self.env)
+
+    def grade(self, student: str, timeout: float) -> dict:
+        if self.process is None or self.process.poll() is not None:
+            self.start()
+        self.process.stdin.write(student + "\n")
+        self.process.stdin.flush()
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            ready, _, _ = select.select([self.process.stdout], [], [], left)
+            if not ready:
+                break
+            line = self.process.stdout.readline()
+            if not line:
+                self.process = None
+                return {"student": student, "success": False, "error": "the grading worker exited"}
+            try:
+                result = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # something else printed to stdout
+            if isinstance(result, dict) and result.get("student") == student:
+                return result
+        self.stop()
+        return {"student": student, "success": False, "timed_out": True}
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+
+def result_of(course: Course, assignment: str, outcome: dict, seconds: float) -> StudentResult:
+    student = outcome["student"]
+    if outcome.get("timed_out"):
+        return StudentResult(student, "timed out", None, None, seconds, f"stopped after {STUDENT_TIMEOUT_S} s")
+    if not outcome.get("success"):
+        last_line = (str(outcome.get("error", "")).strip().splitlines() or ["nbgrader failed"])[-1][:200]
+        return StudentResult(student, "failed", None, None, seconds, last_line)
     report = course.grade_reports(assignment).get(student)
-    seconds = time.monotonic() - started
     if report is None:
         return StudentResult(student, "failed", None, None, seconds, "no grade report in the autograded notebook")
     execution = report["output"].splitlines()[0].removeprefix("Notebook execution: ").rstrip(".")
@@ -82,14 +127,38 @@ def autograde_all(course: Course, assignment: str, workers: int = course_config.
     workers = choose_workers(workers, len(students))
     threads = max(1, (os.cpu_count() or 1) // workers)
     print(f"Autograding {len(students)} submissions of {assignment}: {workers} workers × {threads} threads")
-    results = []
-    with ThreadPoolExecutor(workers) as pool, tqdm(total=len(students), unit="submission") as progress:
-        futures = [pool.submit(autograde_student, course, assignment, s, threads) for s in students]
-        for future in as_completed(futures):
-            result = future.result()
-            results.append(result)
-            progress.write(result.line())
-            progress.update()
+    logs = course_config.ROOT / "build" / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    todo: queue.Queue[str] = queue.Queue()
+    for student in students:
+        todo.put(student)
+    results: list[StudentResult] = []
+    lock = threading.Lock()
+
+    def serve(worker: Worker, progress: tqdm) -> None:
+        try:
+            while True:
+                try:
+                    student = todo.get_nowait()
+                except queue.Empty:
+                    return
+                started = time.monotonic()
+                outcome = worker.grade(student, STUDENT_TIMEOUT_S)
+                result = result_of(course, assignment, outcome, time.monotonic() - started)
+                with lock:
+                    results.append(result)
+                    progress.write(result.line())
+                    progress.update()
+        finally:
+            worker.stop()
+
+    with tqdm(total=len(students), unit="submission") as progress:
+        pool = [threading.Thread(target=serve, args=(Worker(course, assignment, threads, logs / f"{assignment}-{n}.log"),
+                                                     progress)) for n in range(workers)]
+        for thread in pool:
+            thread.start()
+        for thread in pool:
+            thread.join()
     results.sort(key=lambda r: r.student)
     print(f"\n{'student':<16} {'status':<10} {'score':>8} {'time':>9}")
     for result in results:

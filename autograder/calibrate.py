@@ -1,16 +1,18 @@
 """Measure the reference solution under the grader's protocol over many seeds.
 
 `python -m autograder calibrate --assignment imdb_sentiment --seeds 30 --out calibration/imdb_sentiment.json`
-rebuilds the reference functions from the source notebook exactly as the grader rebuilds a
-student's, runs the lab's `train_and_evaluate` once per seed, and writes the accuracies with
-their summary; the threshold in course_config.py is set from these figures with a margin.
+serves the reference functions from a kernel holding the source notebook's definitions, exactly
+as a student's kernel serves theirs, runs the lab's `calibration_run` once per seed, and writes the
+figures with their summary; the thresholds in course_config.py are set from them with a margin.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import os
 import statistics
+import tempfile
 import time
 from pathlib import Path
 
@@ -19,24 +21,26 @@ import nbformat
 import course_config
 from autograder import grader_data
 from autograder.checkrun import Submission
-from autograder.submission import extract_definitions
+from autograder.kernel import KernelSession
 
 
 def calibrate(assignment: str, seeds: int) -> dict:
     """Each lab's check module says what to measure: `calibration_run(reference, data, seed)`
     returns named figures (test accuracy, overfitting gaps...) from the grader's own runs."""
     source = course_config.ROOT / course_config.SOURCE_DIR / assignment / f"{assignment}.ipynb"
-    pieces = [vars(piece) for piece in extract_definitions(nbformat.read(source, as_version=4)).pieces]
-    reference = Submission(pieces)
     checks = importlib.import_module(f"autograder.checks.{assignment}")
     data = grader_data.LAB_DATA[assignment][0]()
     runs, seconds = [], []
-    for seed in range(seeds):
-        started = time.monotonic()
-        runs.append(checks.calibration_run(reference, data, seed))
-        seconds.append(time.monotonic() - started)
-        figures = ", ".join(f"{name} {value:.4f}" for name, value in runs[-1].items())
-        print(f"seed {seed:>3}: {figures} ({seconds[-1]:.1f} s)", flush=True)
+    with tempfile.TemporaryDirectory(prefix="autograder-calibrate-") as folder:
+        os.chmod(folder, 0o711)
+        with KernelSession(nbformat.read(source, as_version=4), Path(folder), course_config.CHECK_SEED) as kernel:
+            reference = Submission(kernel)  # a kernel with the source notebook's definitions
+            for seed in range(seeds):
+                started = time.monotonic()
+                runs.append(checks.calibration_run(reference, data, seed))
+                seconds.append(time.monotonic() - started)
+                figures = ", ".join(f"{name} {value:.4f}" for name, value in runs[-1].items())
+                print(f"seed {seed:>3}: {figures} ({seconds[-1]:.1f} s)", flush=True)
     metrics = {}
     for name in runs[0]:
         values = [run[name] for run in runs]

@@ -82,7 +82,7 @@ def describe_failure(excinfo: pytest.ExceptionInfo) -> str:
         return str(error)
     if isinstance(error, AssertionError):
         return str(error).split("\nassert ")[0].strip()[:600] or "A hidden check failed."
-    return f"The check could not use what your code returned ({type(error).__name__})."
+    return f"The check could not be completed ({type(error).__name__})."
 
 
 class ResultCollector:

@@ -4,6 +4,7 @@
     python -m autograder course setup|generate|release|collect|autograde|feedback|export [--assignment NAME]
     python -m autograder gradescope --assignment NAME --out autograder.zip
     python -m autograder calibrate --assignment NAME --seeds 30 --out FILE.json
+    python -m autograder calibrate-timing --assignment NAME
     python -m autograder demo
 """
 
@@ -49,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--seeds", type=int, default=30)
     calibrate.add_argument("--out", type=Path, required=True, help="JSON file for the figures")
 
+    calibrate_timing = commands.add_parser("calibrate-timing", help="time the reference's cells and checks")
+    calibrate_timing.add_argument("--assignment", required=True, choices=course_config.ASSIGNMENTS)
+
     demo = commands.add_parser("demo", help="the whole cycle on three fake students")
     demo.add_argument("--root", type=Path, default=course_config.ROOT / "build" / "demo_course")
     return parser
@@ -69,6 +73,11 @@ def main(argv: list[str] | None = None) -> int:
         from autograder.calibrate import write_calibration
 
         write_calibration(args.assignment, args.seeds, args.out)
+        return 0
+    if args.command == "calibrate-timing":
+        from autograder.timing import write_timing
+
+        print(write_timing(args.assignment).read_text())
         return 0
     from autograder.demo import run_demo
 

@@ -21,7 +21,7 @@ import course_config
 from autograder import grader_data, sandbox, timing
 from autograder.checkrun import Submission, run_checks
 from autograder.checks import read_check_specs
-from autograder.kernel import KernelSession
+from autograder.kernel import ExecutionResult, KernelSession
 from autograder.report import CheckResult, GradeReport
 from autograder.tamper import find_tampering
 
@@ -43,16 +43,9 @@ def grade_notebook(
 ) -> tuple[GradeReport, nbformat.NotebookNode]:
     """Grade a notebook; return the report and the executed notebook (outputs kept for feedback)."""
     specs = read_check_specs(assignment)
-    sandbox.protect_course_files()
     data_problem = grader_data.prepare(assignment)
-    limits = timing.limits(assignment)
-    with tempfile.TemporaryDirectory(prefix="autograder-") as folder:
-        os.chmod(folder, 0o711)  # the sandbox user may pass through to its own working folder
-        with KernelSession(copy.deepcopy(notebook), Path(folder), course_config.CHECK_SEED) as kernel:
-            execution = kernel.run_notebook(limits.cells, limits.default_cell, limits.notebook)
-            outcomes = run_checks(assignment, Submission(kernel))
-        problems = kernel.fresh_kernel_problems
-        peak = kernel.peak_memory_bytes / 2**30
+    execution, outcomes, kernel = run_submission(notebook, assignment, timing.limits(assignment))
+    problems, peak = kernel.fresh_kernel_problems, kernel.peak_memory_bytes / 2**30
 
     report = GradeReport(assignment, name, execution_status=execution.status,
                          execution_seconds=execution.seconds, peak_memory_gb=round(peak, 2))
@@ -75,6 +68,18 @@ def grade_notebook(
         else:
             report.checks.append(_zero(spec, str(outcome.get("message", ""))[:600]))
     return report, execution.notebook
+
+
+def run_submission(notebook: nbformat.NotebookNode, assignment: str,
+                   limits: timing.Limits) -> tuple[ExecutionResult, dict[str, dict], KernelSession]:
+    """Execute the notebook in its kernel, then run the checks against it; the kernel is gone after."""
+    sandbox.protect_course_files()
+    with tempfile.TemporaryDirectory(prefix="autograder-") as folder:
+        os.chmod(folder, 0o711)  # the sandbox user may pass through to its own working folder
+        with KernelSession(copy.deepcopy(notebook), Path(folder), course_config.CHECK_SEED) as kernel:
+            execution = kernel.run_notebook(limits.cells, limits.default_cell, limits.notebook)
+            outcomes = run_checks(assignment, Submission(kernel))
+    return execution, outcomes, kernel
 
 
 def _zero(spec, message: str) -> CheckResult:

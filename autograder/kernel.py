@@ -278,7 +278,7 @@ class KernelSession:
         if isinstance(value, dict):
             return {str(k): self._encode(v) for k, v in value.items()}
         if isinstance(value, wire.HistoryData):
-            return {"__history__": value.history}
+            return {"__history__": self._encode(value.history)}
         if hasattr(value, "get_weights") and hasattr(value, "get_config"):  # the grader's own Keras model
             import keras
 

@@ -48,15 +48,22 @@ def _autograder_serve(request, namespace):
         return payload
 
     def figure_payload(figure):
+        # Read each artist's own stored data (what it draws), not what its methods say: a method
+        # can be replaced on the instance or the class, the stored data is what appears on screen.
         axes = []
-        for ax in figure.axes:
-            lines = [{"label": str(line.get_label()), "x": array_payload(np.asarray(line.get_xdata(), dtype=float)),
-                      "y": array_payload(np.asarray(line.get_ydata(), dtype=float))} for line in ax.get_lines()]
-            scatter = [array_payload(np.asarray(c.get_offsets(), dtype=float).reshape(-1, 2))
-                       for c in ax.collections if type(c).__name__ == "PathCollection"]
-            fills = sum(type(a).__name__ in ("QuadContourSet", "TriContourSet", "QuadMesh", "PolyQuadMesh", "AxesImage")
-                        for a in (*ax.collections, *ax.images))
-            axes.append({"lines": lines, "scatter": scatter, "fills": fills, "legend": ax.get_legend() is not None})
+        for ax in list(vars(figure).get("_localaxes", [])):
+            children = list(vars(ax).get("_children", []))
+            kinds = [type(child).__name__ for child in children]
+            lines = [{"label": str(vars(line).get("_label")),
+                      "x": array_payload(np.asarray(vars(line).get("_xorig"), dtype=float)),
+                      "y": array_payload(np.asarray(vars(line).get("_yorig"), dtype=float))}
+                     for line, kind in zip(children, kinds) if kind == "Line2D"]
+            scatter = [array_payload(np.asarray(vars(c).get("_offsets"), dtype=float).reshape(-1, 2))
+                       for c, kind in zip(children, kinds) if kind == "PathCollection"]
+            fills = sum(kind in ("QuadContourSet", "TriContourSet", "QuadMesh", "PolyQuadMesh", "AxesImage")
+                        for kind in kinds)
+            axes.append({"lines": lines, "scatter": scatter, "fills": fills,
+                         "legend": vars(ax).get("legend_") is not None})
         import matplotlib.pyplot as plt
 
         plt.close(figure)

@@ -36,3 +36,27 @@ def limits(assignment: str) -> Limits:
              for key, seconds in measured["cells"].items()}
     total = course_config.NOTEBOOK_LIMIT_FACTOR * measured["notebook_seconds"] + course_config.NOTEBOOK_LIMIT_EXTRA_S
     return Limits(cells, course_config.CELL_LIMIT_EXTRA_S, min(total, course_config.NOTEBOOK_TIMEOUT_S))
+
+
+def measure(assignment: str) -> dict:
+    """Grade the reference notebook with the flat limits; its cells' and checks' seconds."""
+    from autograder import grader_data
+    from autograder.grade import run_submission
+    from autograder.samples import make_sample
+
+    grader_data.prepare(assignment)
+    flat = Limits({}, course_config.CELL_TIMEOUT_S, course_config.NOTEBOOK_TIMEOUT_S)
+    execution, outcomes, _ = run_submission(make_sample(assignment, "reference"), assignment, flat)
+    failed = sorted(name for name, outcome in outcomes.items() if not outcome["passed"])
+    if execution.status != "completed" or execution.errors or failed:
+        raise RuntimeError(f"The reference did not run cleanly: {execution.status}, {execution.errors[:3]}, failed {failed}")
+    return {"assignment": assignment, "threads": course_config.NUM_THREADS,
+            "cells": {key: round(seconds, 2) for key, seconds in execution.cell_seconds.items()},
+            "notebook_seconds": round(execution.seconds, 1),
+            "checks": {name: round(outcome["seconds"], 2) for name, outcome in outcomes.items()}}
+
+
+def write_timing(assignment: str) -> Path:
+    path = timing_path(assignment)
+    path.write_text(json.dumps(measure(assignment), indent=2) + "\n")
+    return path

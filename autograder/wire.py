@@ -209,7 +209,7 @@ class _Decoder:
             raise WireError("a figure's axes are malformed")
         axes = AxesData(fills=min(int(_number(value.get("fills", 0))), 10_000), legend=value.get("legend") is True)
         for line in self.list(value.get("lines", []), depth, decode_items=False):
-            if type(line) is not dict:
+            if not isinstance(line, dict):
                 raise WireError("a line is malformed")
             x, y = (self.value(line.get(k), depth + 2) for k in ("x", "y"))
             if not (isinstance(x, np.ndarray) and isinstance(y, np.ndarray) and x.dtype.kind in "biuf" and y.dtype.kind in "biuf"):
@@ -277,11 +277,11 @@ def _check_class(node: dict) -> None:
 
 def _parameter_estimate(config: dict) -> int:
     """Weights of a Sequential model's Dense layers (an upper bound for anything else allowed)."""
-    layers = config.get("config", {}).get("layers", []) if type(config.get("config")) is dict else []
+    layers = config.get("config", {}).get("layers", []) if isinstance(config.get("config"), dict) else []
     total, width = 0, None
-    shape = config.get("config", {}).get("build_input_shape") if type(config.get("config")) is dict else None
+    shape = config.get("config", {}).get("build_input_shape") if isinstance(config.get("config"), dict) else None
     for layer in layers if type(layers) is list else []:
-        if type(layer) is not dict or type(layer.get("config")) is not dict:
+        if not isinstance(layer, dict) or not isinstance(layer.get("config"), dict):
             continue
         settings = layer["config"]
         if layer.get("class_name") == "InputLayer":
@@ -306,6 +306,6 @@ def _text(value, limit: int) -> str:
 def _number(value) -> float:
     if type(value) in (int, float):
         return float(value)
-    if type(value) is dict and "__float__" in value:
+    if isinstance(value, dict) and "__float__" in value:
         return float(_text(value["__float__"], 10)) if value["__float__"] in ("nan", "inf", "-inf") else 0.0
     raise WireError("a number was expected")

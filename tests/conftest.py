@@ -11,9 +11,13 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+import nbformat
 import pytest
+from nbformat.v4 import new_code_cell, new_notebook
 
 import course_config
+from autograder.checkrun import Submission
+from autograder.kernel import KernelSession
 from labtools import imdb
 
 REPO = Path(__file__).resolve().parent.parent
@@ -88,3 +92,14 @@ def venv_on_path():
     bin_dir = str(Path(sys.executable).parent)
     if bin_dir not in os.environ["PATH"].split(os.pathsep):
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ["PATH"]
+
+
+@contextmanager
+def kernel_serving(*sources: str, notebook: nbformat.NotebookNode | None = None):
+    """A Submission served by a real sandboxed kernel holding the definitions in `sources` (or in
+    `notebook`), as the grader serves a student's notebook whose own kernel did not survive."""
+    notebook = notebook or new_notebook(cells=[new_code_cell(source) for source in sources])
+    with tempfile.TemporaryDirectory(prefix="dl-course-kernel-") as folder:
+        os.chmod(folder, 0o711)
+        with KernelSession(notebook, Path(folder), secret_seed=0) as kernel:
+            yield Submission(kernel)

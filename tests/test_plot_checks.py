@@ -1,13 +1,12 @@
-"""The plot checks read figures through matplotlib's own classes: look-alikes and patches fail."""
+"""The plot checks read what each artist draws (its stored data): look-alikes and patched methods fail."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from autograder.checkrun import ProtectedNamespaces, Submission
 from autograder.samples import make_sample
-from autograder.submission import extract_definitions
+from tests.conftest import kernel_serving
 
 checks = pytest.importorskip("autograder.checks.overfitting_regularization")
 
@@ -62,16 +61,12 @@ def plot_decision_boundary(model, X, y):
 
 def run(check, source: str | None) -> str | None:
     """None when the check passes, else its message; source None: the lab's reference solution."""
-    if source is None:
-        reference = make_sample("overfitting_regularization", "reference")
-        pieces = [vars(piece) for piece in extract_definitions(reference).pieces]
-    else:
-        pieces = [{"cell": 1, "line": 1, "source": source}]
-    submission = Submission(pieces, ProtectedNamespaces())
-    try:
-        check(submission, np.random.default_rng(0))
-    except AssertionError as error:
-        return str(error)
+    notebook = make_sample("overfitting_regularization", "reference") if source is None else None
+    with kernel_serving(source or "", notebook=notebook) as submission:
+        try:
+            check(submission, np.random.default_rng(0))
+        except AssertionError as error:
+            return str(error)
     return None
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from autograder.checkrun import ProtectedNamespaces, Submission
+from tests.conftest import kernel_serving
 
 checks = pytest.importorskip("autograder.checks.imdb_sentiment")
 
@@ -23,10 +23,10 @@ def vectorize_sequences(sequences, dimension=10000):
 @pytest.mark.parametrize("dtype, passes", [("uint8", True), ("float32", True), ("float64", False)])
 def test_vectorize_dtype(dtype, passes):
     source = VECTORIZE.replace("DTYPE", repr(dtype))
-    submission = Submission([{"cell": 1, "line": 1, "source": source}], ProtectedNamespaces())
-    try:
-        checks.test_vectorize_shape_and_dtype(submission, np.random.default_rng(0))
-    except AssertionError as error:
-        assert not passes and "use uint8" in str(error)
-    else:
-        assert passes
+    with kernel_serving(source) as submission:
+        try:
+            checks.test_vectorize_shape_and_dtype(submission, np.random.default_rng(0))
+        except AssertionError as error:
+            assert not passes and "use uint8" in str(error)
+        else:
+            assert passes

@@ -13,7 +13,6 @@ original's); what it does on every seed is keep the network from memorizing the 
 from __future__ import annotations
 
 import math
-from types import SimpleNamespace
 
 import keras
 import numpy as np
@@ -22,11 +21,12 @@ from sklearn.datasets import make_moons
 from sklearn.linear_model import LogisticRegression
 
 import course_config
+from autograder import wire
 from autograder.checks import check
-from autograder.checks.common import (activation_name, deterministic_threads, dense_layers, learning_rate,
-                                      require_compiled, require_model)
-from autograder.checks.figures import (close_figures, figure_axes, has_fill, has_legend, labelled_lines,
-                                       scattered_points)
+from autograder.checks.common import (activation_name, cached, deterministic_threads, dense_layers, learning_rate,
+                                      require_compiled)
+from autograder.checks.common import require_model as require_any_model
+from autograder.checks.figures import figure_axes, has_fill, has_legend, labelled_lines, scattered_points
 from autograder.grader_data import load_imdb_data
 
 NUM_WORDS = course_config.IMDB_NUM_WORDS
@@ -40,8 +40,14 @@ deterministic_threads()
 
 @pytest.fixture(scope="session")
 def lab_data():
-    """Loaded before the student's code is rebuilt (see the `submission` fixture)."""
-    return load_imdb_data()
+    return cached_imdb_data()
+
+
+cached_imdb_data = cached(load_imdb_data)
+
+
+def require_model(value, produced_by: str, layer_types: tuple, inputs: int = NUM_WORDS) -> keras.Model:
+    return require_any_model(value, produced_by, layer_types, (inputs,))
 
 
 # --- the grader's own runs -----------------------------------------------------------------------
@@ -49,8 +55,9 @@ def lab_data():
 
 def overfitting_run(build, lab_data, seed: int, produced_by: str, layer_types=IMDB_LAYERS) -> dict:
     """Train a fresh model on 10,000 reviews for 20 epochs; return its overfitting figures."""
-    keras.utils.set_random_seed(seed)
-    model = require_model(build(), produced_by, layer_types)
+    returned = build()
+    keras.utils.set_random_seed(seed)  # the rebuilt model's weights come from the grader's seed
+    model = require_model(returned, produced_by, layer_types)
     n_val, n_train = PROTOCOL["imdb_val_reviews"], PROTOCOL["imdb_train_reviews"]
     history = model.fit(
         lab_data.x_train[n_val:n_val + n_train], lab_data.y_train[n_val:n_val + n_train],
@@ -72,8 +79,9 @@ def moons_data(seed: int):
 def moons_run(moons_model, hidden_units: int, seed: int) -> float:
     """Training accuracy of moons_model(hidden_units) after the grader's fit."""
     X, y = moons_data(seed)
+    returned = moons_model(hidden_units)
     keras.utils.set_random_seed(seed)
-    model = require_model(moons_model(hidden_units), f"moons_model({hidden_units})", IMDB_LAYERS)
+    model = require_model(returned, f"moons_model({hidden_units})", IMDB_LAYERS, inputs=2)
     model.fit(X, y, epochs=PROTOCOL["moons_epochs"], batch_size=PROTOCOL["moons_batch_size"], verbose=0)
     probabilities = np.asarray(model.predict(X, verbose=0), dtype=np.float64).reshape(-1)
     return float(np.mean((probabilities > 0.5) == (y > 0.5)))
@@ -163,23 +171,20 @@ def test_sized_model_compiled(submission):
 @check(points=2, cell="test_plot_val_losses")
 def test_plot_val_losses_draws_each_history(submission, rng):
     """plot_val_losses draws one labelled line per history: its validation loss against epochs 1..n."""
-    histories = {name: SimpleNamespace(history={"loss": list(rng.random(length)), "val_loss": list(rng.random(length))})
+    histories = {name: wire.HistoryData({"loss": list(rng.random(length)), "val_loss": list(rng.random(length))})
                  for name, length in (("first run", 6), ("second run", 6), ("third run", 9))}
     figure = submission.function("plot_val_losses")(histories)
-    try:
-        axes = figure_axes(figure, "plot_val_losses")
-        lines = labelled_lines(axes)
-        for name, history in histories.items():
-            assert name in lines, f"No line is labelled {name!r}: pass label=name to plot (lines: {sorted(lines)})."
-            x, y = lines[name]
-            expected = np.asarray(history.history["val_loss"])
-            assert y.shape == expected.shape and np.allclose(y, expected), (
-                f"The line {name!r} does not show that history's validation loss (history.history['val_loss'])."
-            )
-            assert np.array_equal(x, np.arange(1, len(expected) + 1)), "Number the epochs from 1 on the x axis."
-        assert has_legend(axes), "Add a legend (ax.legend())."
-    finally:
-        close_figures()
+    axes = figure_axes(figure, "plot_val_losses")
+    lines = labelled_lines(axes)
+    for name, history in histories.items():
+        assert name in lines, f"No line is labelled {name!r}: pass label=name to plot (lines: {sorted(lines)})."
+        x, y = lines[name]
+        expected = np.asarray(history.history["val_loss"])
+        assert y.shape == expected.shape and np.allclose(y, expected), (
+            f"The line {name!r} does not show that history's validation loss (history.history['val_loss'])."
+        )
+        assert np.array_equal(x, np.arange(1, len(expected) + 1)), "Number the epochs from 1 on the x axis."
+    assert has_legend(axes), "Add a legend (ax.legend())."
 
 
 # --- regularization ------------------------------------------------------------------------------
@@ -295,7 +300,7 @@ def test_moons_model_architecture(submission):
     """moons_model(h): 2 inputs → Dense(h, relu) → Dense(1, sigmoid), Adam(0.01), binary cross-entropy."""
     for units in (1, 50):
         produced_by = f"moons_model({units})"
-        model = require_model(submission.function("moons_model")(units), produced_by, IMDB_LAYERS)
+        model = require_model(submission.function("moons_model")(units), produced_by, IMDB_LAYERS, inputs=2)
         layers = dense_layers(model)
         got = [(layer.units, activation_name(layer)) for layer in layers]
         assert got == [(units, "relu"), (1, "sigmoid")], f"{produced_by}: layers are {got}; expected {[(units, 'relu'), (1, 'sigmoid')]}."
@@ -326,12 +331,9 @@ def test_plot_decision_boundary(submission, rng):
     model = keras.Sequential([keras.Input(shape=(2,)), keras.layers.Dense(1, activation="sigmoid")])
     model.layers[-1].set_weights([np.array([[4.0], [0.0]], dtype=np.float32), np.zeros(1, dtype=np.float32)])
     figure = submission.function("plot_decision_boundary")(model, X, y)
-    try:
-        axes = figure_axes(figure, "plot_decision_boundary")
-        assert has_fill(axes), "Draw the predicted probabilities over a grid (ax.contourf(xx, yy, probabilities))."
-        points = scattered_points(axes)
-        assert len(points) == len(X) and np.allclose(np.sort(points, axis=0), np.sort(X.astype(np.float64), axis=0)), (
-            f"Scatter every point of X once ({len(X)} points; the figure shows {len(points)})."
-        )
-    finally:
-        close_figures()
+    axes = figure_axes(figure, "plot_decision_boundary")
+    assert has_fill(axes), "Draw the predicted probabilities over a grid (ax.contourf(xx, yy, probabilities))."
+    points = scattered_points(axes)
+    assert len(points) == len(X) and np.allclose(np.sort(points, axis=0), np.sort(X.astype(np.float64), axis=0)), (
+        f"Scatter every point of X once ({len(X)} points; the figure shows {len(points)})."
+    )
