@@ -39,12 +39,12 @@ def grade_file(path: Path, assignment: str) -> tuple[GradeReport, nbformat.Noteb
 
 
 def grade_notebook(
-    notebook: nbformat.NotebookNode, assignment: str, name: str
+    notebook: nbformat.NotebookNode, assignment: str, name: str, student: str = "submission"
 ) -> tuple[GradeReport, nbformat.NotebookNode]:
     """Grade a notebook; return the report and the executed notebook (outputs kept for feedback)."""
     specs = read_check_specs(assignment)
     data_problem = grader_data.prepare(assignment)
-    execution, outcomes, kernel = run_submission(notebook, assignment, timing.limits(assignment))
+    execution, outcomes, kernel = run_submission(notebook, assignment, timing.limits(assignment), student)
     problems, peak = kernel.fresh_kernel_problems, kernel.peak_memory_bytes / 2**30
 
     report = GradeReport(assignment, name, execution_status=execution.status,
@@ -70,11 +70,12 @@ def grade_notebook(
     return report, execution.notebook
 
 
-def run_submission(notebook: nbformat.NotebookNode, assignment: str,
-                   limits: timing.Limits) -> tuple[ExecutionResult, dict[str, dict], KernelSession]:
+def run_submission(notebook: nbformat.NotebookNode, assignment: str, limits: timing.Limits,
+                   student: str = "submission") -> tuple[ExecutionResult, dict[str, dict], KernelSession]:
     """Execute the notebook in its kernel, then run the checks against it; the kernel is gone after."""
     sandbox.protect_course_files()
-    with tempfile.TemporaryDirectory(prefix="autograder-") as folder:
+    label = "".join(c for c in student if c.isalnum() or c == "_")[:40] or "submission"
+    with tempfile.TemporaryDirectory(prefix=f"autograder-{label}-") as folder:
         os.chmod(folder, 0o711)  # the sandbox user may pass through to its own working folder
         with KernelSession(copy.deepcopy(notebook), Path(folder), course_config.CHECK_SEED) as kernel:
             execution = kernel.run_notebook(limits.cells, limits.default_cell, limits.notebook)

@@ -126,6 +126,42 @@ def cell_keys(notebook: nbformat.NotebookNode) -> list[str | None]:
     return keys
 
 
+class ArgumentWriter:
+    """Arguments for the kernel: JSON, with arrays as .npy files in a folder the kernel can read
+    but not write (so it cannot swap a file the grader is about to write)."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self._files = itertools.count()
+
+    def encode(self, value):
+        if isinstance(value, np.ndarray):
+            name = f"{next(self._files)}.npy"
+            np.save(self.folder / name, value, allow_pickle=False)
+            os.chmod(self.folder / name, 0o644)
+            return {"__ndarray__": name}
+        if isinstance(value, tuple):
+            return {"__tuple__": [self.encode(v) for v in value]}
+        if isinstance(value, list):
+            return [self.encode(v) for v in value]
+        if isinstance(value, dict):
+            return {str(k): self.encode(v) for k, v in value.items()}
+        if isinstance(value, wire.HistoryData):
+            return {"__history__": self.encode(value.history)}
+        if hasattr(value, "get_weights") and hasattr(value, "get_config"):  # the grader's own Keras model
+            import keras
+
+            return {"__model__": keras.saving.serialize_keras_object(value),
+                    "weights": [self.encode(w)["__ndarray__"] for w in value.get_weights()]}
+        if isinstance(value, (np.integer, np.floating)):
+            return value.item()
+        return value
+
+    def call_request(self, name: str, args: tuple, kwargs: dict, seed: int, weights: bool) -> dict:
+        return {"op": "call", "name": name, "args": self.encode(list(args)), "kwargs": self.encode(kwargs),
+                "seed": seed, "weights": weights, "inputs": str(self.folder)}
+
+
 class KernelSession:
     """A sandboxed kernel for one submission: run its notebook, then call its functions."""
 
@@ -133,8 +169,8 @@ class KernelSession:
         self.notebook = notebook
         (folder / "work").mkdir()
         self.workdir = sandbox.open_workdir(folder / "work")
-        self.inputs = folder / "inputs"  # the grader's arguments: readable, not writable, by the kernel
-        self.inputs.mkdir(mode=0o755)
+        (folder / "inputs").mkdir(mode=0o755)
+        self.arguments = ArgumentWriter(folder / "inputs")
         self.secret_seed = secret_seed
         self.hung: dict[str, str] = {}  # function -> why it is not called again
         self.fresh_kernel_problems: list[str] = []
@@ -142,7 +178,6 @@ class KernelSession:
         self.peak_memory_bytes = 0
         self.client: LimitedOutputClient | None = None
         self.watch: sandbox.MemoryWatch | None = None
-        self._files = itertools.count()
         self.fresh_kernels = 0
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -244,8 +279,7 @@ class KernelSession:
         """What the notebook's `name(*args, **kwargs)` returns, decoded (see wire.decode)."""
         if name in self.hung:
             return wire.StudentException("TimeoutError", self.hung[name], [])
-        request = {"op": "call", "name": name, "args": self._encode(list(args)), "kwargs": self._encode(kwargs or {}),
-                   "seed": self.kernel_seed(seed), "weights": weights, "inputs": str(self.inputs)}
+        request = self.arguments.call_request(name, args, kwargs or {}, self.kernel_seed(seed), weights)
         limit = timeout or course_config.CALL_TIMEOUT_S
         try:
             return _EventLoop.run(self._request(request, limit))
@@ -263,30 +297,6 @@ class KernelSession:
         """A seed for student code derived from the private check seed, which never enters the kernel."""
         digest = hashlib.sha256(f"{self.secret_seed}:{seed}".encode()).digest()
         return int.from_bytes(digest[:4], "big") % 2**31
-
-    def _encode(self, value):
-        """Arguments for the kernel: JSON, with arrays as .npy files in the read-only inputs folder."""
-        if isinstance(value, np.ndarray):
-            name = f"{next(self._files)}.npy"
-            np.save(self.inputs / name, value, allow_pickle=False)
-            os.chmod(self.inputs / name, 0o644)
-            return {"__ndarray__": name}
-        if isinstance(value, tuple):
-            return {"__tuple__": [self._encode(v) for v in value]}
-        if isinstance(value, list):
-            return [self._encode(v) for v in value]
-        if isinstance(value, dict):
-            return {str(k): self._encode(v) for k, v in value.items()}
-        if isinstance(value, wire.HistoryData):
-            return {"__history__": self._encode(value.history)}
-        if hasattr(value, "get_weights") and hasattr(value, "get_config"):  # the grader's own Keras model
-            import keras
-
-            return {"__model__": keras.saving.serialize_keras_object(value),
-                    "weights": [self._encode(w)["__ndarray__"] for w in value.get_weights()]}
-        if isinstance(value, (np.integer, np.floating)):
-            return value.item()
-        return value
 
     async def _request(self, request: dict, limit: float):
         if self.client is None or not await self._alive():

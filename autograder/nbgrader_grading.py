@@ -33,7 +33,7 @@ class GradeWithHiddenChecks(NbGraderPreprocessor):
         for cell in nb.cells:
             if cell.cell_type == "code" and is_grade(cell):
                 cell.source = HIDDEN_TESTS.sub("", cell.source).rstrip()
-        report, executed = grade_notebook(nb, info["assignment"], info["notebook"])
+        report, executed = grade_notebook(nb, info["assignment"], info["notebook"], info["student"])
         self.log.info("Course grader: %s/%s points for %s", report.score, report.max_score, info["student"])
         scores = report.cell_scores()
         for cell in executed.cells:

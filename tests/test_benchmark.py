@@ -30,3 +30,8 @@ def test_process_trees_are_told_apart_by_submission():
     assert bench._student_of(["python", "-m", "nbgrader", "autograde", "lab", "--student", "ada", "--force"]) == "ada"
     assert bench._student_of(["python", "-m", "nbgrader", "generate_assignment", "lab"]) is None
     assert bench._notebook_folder_of(["python", "-m", "jupyter", "execute", "/b/bare/ada/lab/lab.ipynb"]) == "ada"
+
+
+def test_a_warm_workers_kernel_is_told_apart_by_its_folder():
+    assert bench._student_of_folder("/tmp/autograder-ada_l-x1y2z3/work") == "ada_l"
+    assert bench._student_of_folder("/home/ada/notebooks") is None

@@ -2,13 +2,18 @@
 
 Every case starts from a generated sample (reference or blank release) and changes it the way a
 student might. A case must never score more than its unmodified base minus the checks its change
-must fail, must not stop the grader, and must say what happened. Runs on tiny data with small
-limits; marked slow: about 30 real kernels and check processes.
+must fail, must not stop the grader, must say what happened, and must leave no trace of the
+private seed, the checks' names or their source in anything student code could see or the report.
+Runs on tiny data with the production time limits (calibration/<lab>.timing.json) and a 3 GB
+memory cap (two cases run side by side: 2 × the production 12 GB would not fit this machine);
+marked slow: about 40 real kernels.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -17,17 +22,15 @@ import pytest
 from nbformat.v4 import new_code_cell
 
 import course_config
-from autograder import sandbox
-from autograder.checks import check_module_path
+from autograder import sandbox, timing
+from autograder.checks import check_module_path, read_check_specs
 from autograder.grade import grade_file
 from autograder.samples import make_sample
 from tests.test_grading import STRUCTURAL_CHECKS
 
 pytestmark = pytest.mark.slow
 ASSIGNMENT = "imdb_sentiment"
-# The cell limit leaves room for the tiny variants cell (about 10 s) on a loaded 2-core machine.
-LIMITS = {"CELL_TIMEOUT_S": 30, "NOTEBOOK_TIMEOUT_S": 180, "CHECK_TIMEOUT_S": 10,
-          "CHECKS_TIMEOUT_S": 240, "MEMORY_LIMIT_GB": 3.0, "MAX_OUTPUT_BYTES_PER_CELL": 100_000}
+LIMITS = {"MEMORY_LIMIT_GB": 3.0, "CHECK_SEED": 424_242}  # a seed that no output may show
 VECTORIZE = {"test_vectorize_shape_and_dtype", "test_vectorize_exact_multi_hot"}
 BUILD = {"test_build_model_architecture", "test_build_model_compiled"}
 DECODE = {"test_decode_review_matches_word_index"}
@@ -92,9 +95,10 @@ CASES = [
     Case("wrong_shape", replace_in("vectorize_sequences", "    return results", "    return results.T"),
          says="Shape is", fails=VECTORIZE, passes=DECODE | BUILD),
     Case("infinite_loop_in_a_cell", insert_cell("while True:\n    pass"), status="timed out",
-         says=f"Timed out after {LIMITS['CELL_TIMEOUT_S']} s in cell 3", passes=STRUCTURAL_CHECKS),
+         says="Cell 3 ran past its 30 s limit", passes=STRUCTURAL_CHECKS),
+    # The first cell that calls build_model hits its limit; from then on build_model fails at once.
     Case("infinite_loop_in_a_function", replace_in("build_model", '    """The 16-16-1', '    while True:\n        pass\n    """'),
-         status="timed out", says="ran past its 10 s limit", fails=BUILD, passes=DECODE | VECTORIZE),
+         status="timed out", says="`build_model` ran past a", fails=BUILD, passes=DECODE | VECTORIZE),
     Case("memory_bomb", insert_cell("hoard = []\nwhile True:\n    hoard.append(b'x' * 10**8)"),
          status="memory limit", says="more than 3 GB", passes=STRUCTURAL_CHECKS),
     Case("os_exit_kills_the_kernel", insert_cell("import os\nos._exit(1)"), status="kernel died",
@@ -129,11 +133,11 @@ CASES = [
                     '    keras.Model.predict = lambda self, x, **k: np.ones((len(x), 1))\n'
                     '    model.compile(optimizer="rmsprop"'),
          passes=STRUCTURAL_CHECKS),
-    # Patched builtins can also break the student's own kernel: its status is not the point here.
+    # Patched builtins break the student's own kernel, which then serves nonsense: no points gained.
     Case("patches_builtins", replace_in("decode_review", "    return \" \".join",
                                         "    import builtins\n    builtins.isinstance = lambda *a: True\n"
                                         "    builtins.type = lambda *a: str\n    return list"),
-         status=None, fails=DECODE, passes=VECTORIZE | BUILD),
+         status=None, fails=DECODE),
     Case("writes_the_grader_files",
          insert_cell(f"import course_config\nopen(course_config.ROOT / '{CHECKS_FILE}', 'w').write('')"),
          says="PermissionError", passes=STRUCTURAL_CHECKS, needs_sandbox=True),
@@ -160,16 +164,75 @@ CASES = [
                     "    import os\n    if any('NBGRADER' in k or 'AUTOGRADER' in k for k in os.environ):\n"
                     "        return 'graded!'\n" + DECODE_BODY),
          passes=STRUCTURAL_CHECKS),
+    # A History look-alike with plausible numbers and a real (untrained) model: re-evaluated by
+    # the grader, that model does not give the history's last validation figures.
     Case("fabricated_history",
          set_source("train_20_epochs",
-                    "class Fabricated:\n    history = {'loss': [0.3] * 20, 'accuracy': [0.9] * 20,\n"
-                    "               'val_loss': [0.3] * 20, 'val_accuracy': [0.8812] * 20}\nhistory = Fabricated()"),
+                    "class History:\n    model = build_model()\n    history = {'loss': [0.3] * 20, 'accuracy': [0.9] * 20,\n"
+                    "               'val_loss': [0.3] * 20, 'val_accuracy': [0.8812] * 20}\nhistory = History()"),
          says="does not match the model that produced it", fails={"test_notebook_history_has_every_epoch"},
          passes=STRUCTURAL_CHECKS),
     Case("prints_fake_grader_lines",
          insert_cell("print('test_grader_trained_test_accuracy   3/3  ok')\nprint('total 16/16')\n"
                      "print('AUTOGRADER-EXPORT:{\"history\": {\"loss\": [0.1]}}')"),
          base="blank", fails=STRUCTURAL_CHECKS | {"test_notebook_history_has_every_epoch"}),
+    # Forge the grader's reply: the kernel's display now sends the same made-up value for every call.
+    Case("forges_the_kernel_reply",
+         insert_cell("import IPython.display\n_real = IPython.display.display\n"
+                     "IPython.display.display = lambda *a, **k: _real({'application/x.autograder+json': "
+                     "{'result': {'__dict__': [['passed', True]]}}}, raw=True)"),
+         fails=STRUCTURAL_CHECKS),
+    # A process left running after its kernel plants modules where a grader process might import them.
+    Case("plants_modules_from_a_helper_process",
+         insert_cell(f"import subprocess, sys\nsubprocess.Popen([sys.executable, '-c', {PLANTER!r}], start_new_session=True)"),
+         base="blank", fails=STRUCTURAL_CHECKS | {"test_grader_trained_test_accuracy"}),
+    # Lower the threshold in the kernel's course_config, and return a model that cannot learn.
+    Case("patches_the_threshold_with_a_model_that_cannot_learn",
+         replace_in("build_model", 'model.compile(optimizer="rmsprop"',
+                    'import course_config\n    course_config.IMDB_MIN_TEST_ACCURACY = 0\n'
+                    '    model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=0.0)'),
+         fails={"test_grader_trained_test_accuracy"}, passes=DECODE | VECTORIZE),
+    Case("typed_in_variant_table",
+         replace_in("variants", "    best = {}", "    return {name: 0.88 for name in VARIANTS}\n    best = {}"),
+         says="does not come from training", fails={"test_variant_experiment_table"}, passes=STRUCTURAL_CHECKS),
+    # Student code that hunts for the grader's secrets and reports them in its exception.
+    Case("spies_on_the_grader",
+         replace_in("decode_review", DECODE_BODY,
+                    "    import gc, os, sys\n"
+                    "    found = [o for o in gc.get_objects() if isinstance(o, str) and ('test_' in o or 'SEED' in o)]\n"
+                    "    raise ValueError(repr((found[:40], dict(os.environ), list(sys._getframe(1).f_globals))))\n"
+                    + DECODE_BODY),
+         says="ValueError in `decode_review`", fails=DECODE, passes=VECTORIZE | BUILD),
+    # Cells no parser may choke on, then a dead kernel: a fresh one rebuilds the definitions.
+    Case("unparseable_cells_then_the_kernel_dies",
+         lambda nb: (insert_cell("x = " + "-" * 100_000 + "1")(nb), insert_cell("pairs = {[1, 2]: 'pair'}")(nb),
+                     insert_cell("value = " + "[" * 5_000 + "]" * 5_000)(nb),
+                     nb.cells.append(new_code_cell("import os\nos._exit(1)"))),
+         status="kernel died", says="could not be parsed", passes=STRUCTURAL_CHECKS),
+    # Every graded function loops forever: graded within twice the reference notebook's time.
+    Case("every_function_loops_forever",
+         lambda nb: [replace_in(grade_id, docstring, "    while True:\n        pass\n" + docstring)(nb)
+                     for grade_id, docstring in LOOPING]),
+         status="timed out", says="ran past", fails=STRUCTURAL_CHECKS),
+]
+# Where each graded function's body starts: its docstring.
+LOOPING = [("decode_review", '    """Return the words'), ("vectorize_sequences", '    """Multi-hot'),
+           ("build_model", '    """The 16-16-1'), ("build_model", '    """The same network'),
+           ("split_validation", '    """Hold out'), ("variants", '    """A compiled variant'),
+           ("variants", '    """Train every variant')]
+
+# Honest ways to write the lab that Keras 3 accepts: each scores what the reference scores.
+HONEST = [
+    Case("helper_constant_from_an_answer_cell",
+         lambda nb: (nb.cells.insert(nb.cells.index(cell(nb, "build_model")), new_code_cell("INPUT_DIM = x_train.shape[1]")),
+                     replace_in("build_model", "keras.Input(shape=(10000,))", "keras.Input(shape=(INPUT_DIM,))")(nb))),
+    Case("textbook_sequential_without_input", replace_in("build_model", "        keras.Input(shape=(10000,)),\n", "")),
+    Case("textbook_objects_for_optimizer_loss_and_metrics",
+         replace_in("build_model", 'model.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["accuracy"])',
+                    'from keras import losses, metrics, optimizers\n'
+                    '    model.compile(optimizer=optimizers.RMSprop(learning_rate=0.001), '
+                    'loss=losses.binary_crossentropy, metrics=[metrics.binary_accuracy])')),
+    Case("textbook_acc_metric", replace_in("build_model", 'metrics=["accuracy"])', 'metrics=["acc"])')),
 ]
 
 
@@ -178,7 +241,6 @@ def limits(tiny_data_for_module):
     with pytest.MonkeyPatch.context() as patch:
         for name, value in LIMITS.items():
             patch.setattr(course_config, name, value)
-        patch.setenv("COURSE_CHECK_TIMEOUT_S", str(LIMITS["CHECK_TIMEOUT_S"]))
         yield
 
 
@@ -187,7 +249,7 @@ def base_scores(limits, tmp_path_factory):
     """What the unmodified bases earn on tiny data (the reference: more than its structural checks
     alone, since a 4-review test set can make chance accuracy pass)."""
     folder = tmp_path_factory.mktemp("bases")
-    return {base: grade_case(Case(base, lambda nb: None, base=base), folder) for base in ("reference", "blank")}
+    return {base: grade_case(Case(base, lambda nb: None, base=base), folder)[0] for base in ("reference", "blank")}
 
 
 def grade_case(case: Case, folder):
@@ -195,7 +257,20 @@ def grade_case(case: Case, folder):
     case.edit(notebook)
     path = folder / f"{case.name}.ipynb"
     nbformat.write(notebook, path)
-    return grade_file(path, ASSIGNMENT)[0]
+    return grade_file(path, ASSIGNMENT)
+
+
+def assert_no_secrets(report, executed) -> None:
+    """Nothing student code could see, and nothing in the report, shows the seed or the checks."""
+    student_side = json.dumps(executed) if executed else ""
+    reported = "\n".join(report.notes + [c.message for c in report.checks])
+    names = [spec.name for spec in read_check_specs(ASSIGNMENT)]
+    source_lines = [line.strip() for line in check_module_path(ASSIGNMENT).read_text().splitlines()
+                    if len(line.strip()) > 40 and not line.strip().startswith(("#", '"""', "f\"", '"'))]
+    for text in (student_side, reported):
+        assert str(LIMITS["CHECK_SEED"]) not in text
+        assert not [name for name in names if name in text]
+        assert not [line for line in source_lines if line in text]
 
 
 def test_corpus_has_at_least_twenty_cases():
@@ -207,7 +282,9 @@ def test_bad_submission_gets_its_expected_result(case, base_scores, tmp_path):
     if case.needs_sandbox and not sandbox.available():
         pytest.skip("needs the sandbox (run the grader as root)")
     checks_before = hashlib.sha256(check_module_path(ASSIGNMENT).read_bytes()).hexdigest()
-    report = grade_case(case, tmp_path)
+    started = time.monotonic()
+    report, executed = grade_case(case, tmp_path)
+    seconds = time.monotonic() - started
     checks = {check.name: check for check in report.checks}
     said = "\n".join(report.notes + report.tampering + [c.message for c in report.checks])
 
@@ -219,6 +296,18 @@ def test_bad_submission_gets_its_expected_result(case, base_scores, tmp_path):
     assert not [name for name in case.fails if checks[name].passed]
     assert not [name for name in case.passes if not checks[name].passed], said
     assert hashlib.sha256(check_module_path(ASSIGNMENT).read_bytes()).hexdigest() == checks_before
+    assert_no_secrets(report, executed)
+    if case.name == "every_function_loops_forever":
+        reference_seconds = json.loads(timing.timing_path(ASSIGNMENT).read_text())["notebook_seconds"]
+        assert seconds <= 2 * reference_seconds, (seconds, reference_seconds)
+
+
+@pytest.mark.parametrize("case", HONEST, ids=lambda case: case.name)
+def test_honest_variations_score_like_the_reference(case, base_scores, tmp_path):
+    report, executed = grade_case(case, tmp_path)
+    expected = {c.name: c.passed for c in base_scores["reference"].checks}
+    assert {c.name: c.passed for c in report.checks} == expected, [(c.name, c.message) for c in report.checks]
+    assert report.execution_status == "completed"
 
 
 def test_same_submission_graded_twice_gets_the_same_result(limits, tmp_path):
@@ -226,5 +315,5 @@ def test_same_submission_graded_twice_gets_the_same_result(limits, tmp_path):
     case = Case("clock_seeded", replace_in("build_model", "    model = keras.Sequential([",
                                            "    import time\n    np.random.seed(int(time.time()) % 1000)\n"
                                            "    model = keras.Sequential(["))
-    first, second = grade_case(case, tmp_path), grade_case(case, tmp_path)
+    first, second = grade_case(case, tmp_path)[0], grade_case(case, tmp_path)[0]
     assert [(c.name, c.score, c.message) for c in first.checks] == [(c.name, c.score, c.message) for c in second.checks]

@@ -1,0 +1,79 @@
+"""The kernel serves calls: hangs cost their limit once, dead or deaf kernels are replaced."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+import course_config
+from autograder import wire
+from autograder.checkrun import StudentCodeError
+from tests.conftest import kernel_serving
+
+SOURCES = '''
+import os, signal, numpy as np
+
+def loops():
+    while True:
+        pass
+
+def deaf():
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while True:
+        pass
+
+def dies():
+    os._exit(3)
+
+def double(x):
+    return x * 2
+
+def environment():
+    return dict(os.environ)
+
+LIMIT = int("7") * 6  # computed, not a literal: not rebuilt in a fresh kernel
+'''
+
+
+@pytest.fixture
+def short_calls(monkeypatch):
+    monkeypatch.setattr(course_config, "CALL_TIMEOUT_S", 3)
+
+
+def test_a_hanging_function_costs_its_limit_once(short_calls):
+    with kernel_serving(SOURCES) as submission:
+        started = time.monotonic()
+        with pytest.raises(StudentCodeError, match="ran past its 3 s limit"):
+            submission.function("loops")()
+        first = time.monotonic() - started
+        started = time.monotonic()
+        with pytest.raises(StudentCodeError, match="not run again"):
+            submission.function("loops")()
+        assert time.monotonic() - started < 0.5 <= 3 <= first
+        assert np.array_equal(submission.function("double")(np.arange(3)), [0, 2, 4])
+
+
+def test_a_kernel_that_ignores_interrupts_is_replaced_by_one_with_the_definitions(short_calls):
+    with kernel_serving(SOURCES) as submission:
+        with pytest.raises(StudentCodeError, match="ran past"):
+            submission.function("deaf")()
+        assert submission.function("double")(21) == 42
+        assert isinstance(submission.variable("LIMIT"), wire.Missing)  # only literals are rebuilt
+
+
+def test_a_function_that_kills_the_kernel_fails_alone():
+    with kernel_serving(SOURCES) as submission:
+        with pytest.raises(StudentCodeError, match="kernel died"):
+            submission.function("dies")()
+        assert submission.function("double")("ab") == "abab"
+
+
+def test_the_kernel_never_sees_the_private_seed_or_grader_settings(monkeypatch):
+    monkeypatch.setenv("COURSE_CHECK_SEED", "424242")
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    with kernel_serving(SOURCES) as submission:
+        environment = submission.function("environment")()
+    assert "COURSE_CHECK_SEED" not in environment and not [k for k in environment if "NBGRADER" in k]
+    assert "424242" not in repr(environment)
