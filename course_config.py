@@ -82,7 +82,7 @@ def _number(name: str, default: float) -> float:
 # autograder/timing.py): factor × reference + extra; a cell the student added gets the extra alone.
 CELL_LIMIT_FACTOR = _number("COURSE_CELL_LIMIT_FACTOR", 3.0)
 CELL_LIMIT_EXTRA_S = _number("COURSE_CELL_LIMIT_EXTRA_S", 30)
-NOTEBOOK_LIMIT_FACTOR = _number("COURSE_NOTEBOOK_LIMIT_FACTOR", 1.25)
+NOTEBOOK_LIMIT_FACTOR = _number("COURSE_NOTEBOOK_LIMIT_FACTOR", 1.5)
 NOTEBOOK_LIMIT_EXTRA_S = _number("COURSE_NOTEBOOK_LIMIT_EXTRA_S", 30)
 # Without a timing file: one cell, and the whole notebook (also the ceiling of the calibrated limit).
 CELL_TIMEOUT_S = int(_number("COURSE_CELL_TIMEOUT_S", 600))

@@ -73,6 +73,27 @@ BUILD_MODEL_RETURN = 'metrics=["accuracy"])\n    return model'
 DECODE_BODY = "    reverse_word_index = "
 
 
+# Left running by a kernel: plants modules where a grader process might import them (its own
+# working folder, the checkout the grader runs from), for 30 s.
+PLANTER = """
+import time
+import course_config
+for _ in range(60):
+    for folder in (".", str(course_config.ROOT)):
+        for module in ("course_config", "numpy", "pytest", "autograder"):
+            try:
+                open(folder + "/" + module + ".py", "w").write("IMDB_MIN_TEST_ACCURACY = 0")
+            except OSError:
+                pass
+    time.sleep(0.5)
+"""
+# Where each graded function's body starts: its docstring.
+LOOPING = [("decode_review", '    """Return the words'), ("vectorize_sequences", '    """Multi-hot'),
+           ("build_model", '    """The 16-16-1'), ("build_model", '    """The same network'),
+           ("split_validation", '    """Hold out'), ("variants", '    """A compiled variant'),
+           ("variants", '    """Train every variant')]
+
+
 @dataclass
 class Case:
     name: str
@@ -212,14 +233,9 @@ CASES = [
     # Every graded function loops forever: graded within twice the reference notebook's time.
     Case("every_function_loops_forever",
          lambda nb: [replace_in(grade_id, docstring, "    while True:\n        pass\n" + docstring)(nb)
-                     for grade_id, docstring in LOOPING]),
+                     for grade_id, docstring in LOOPING],
          status="timed out", says="ran past", fails=STRUCTURAL_CHECKS),
 ]
-# Where each graded function's body starts: its docstring.
-LOOPING = [("decode_review", '    """Return the words'), ("vectorize_sequences", '    """Multi-hot'),
-           ("build_model", '    """The 16-16-1'), ("build_model", '    """The same network'),
-           ("split_validation", '    """Hold out'), ("variants", '    """A compiled variant'),
-           ("variants", '    """Train every variant')]
 
 # Honest ways to write the lab that Keras 3 accepts: each scores what the reference scores.
 HONEST = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 
 import keras
 import numpy as np
@@ -66,6 +67,40 @@ def require_model(value, produced_by: str, layer_types: tuple, input_shape: tupl
     foreign = [type(layer).__name__ for layer in model.layers if type(layer) not in layer_types]
     assert not foreign, f"{produced_by}: use Keras's {names} layers only, not {foreign}."
     return model
+
+
+# The notebook's history is proven by its model: re-evaluated here on the validation data, its
+# weights must give the history's last validation loss and accuracy (float32 round-off: 1e-5).
+HISTORY_LOSS_RTOL, HISTORY_ACCURACY_ATOL = 1e-3, 1e-3
+
+
+def notebook_history(submission) -> wire.HistoryData:
+    """The notebook's `history`, with its model's weights."""
+    history = submission.variable("history", weights=True)
+    assert isinstance(history, wire.HistoryData), (
+        "No training history was found: keep the result of model.fit(...) in a variable named `history` "
+        f"(it holds {type_name(history)})."
+    )
+    return history
+
+
+def assert_history_comes_from_its_model(history: wire.HistoryData, x_val, y_val, accuracy: str, input_shape: tuple,
+                                        layer_types: tuple) -> None:
+    """The history's own model, re-evaluated by the grader on the validation data, gives the
+    history's last validation figures: numbers typed in, or a history of another run, do not."""
+    assert history.model is not None and history.model.weights is not None, (
+        "The history has no model: keep the History object that model.fit(...) returned."
+    )
+    model = rebuild_model(history.model, "The history's model", input_shape)
+    assert all(type(layer) in layer_types for layer in model.layers), "The history's model uses layers this lab does not."
+    results = model.evaluate(x_val, y_val, batch_size=2048, verbose=0, return_dict=True)
+    loss, measured = float(results.get("loss", math.nan)), float(results.get(accuracy, math.nan))
+    reported_loss, reported = history.history["val_loss"][-1], history.history[f"val_{accuracy}"][-1]
+    assert math.isclose(loss, reported_loss, rel_tol=HISTORY_LOSS_RTOL) and abs(measured - reported) <= HISTORY_ACCURACY_ATOL, (
+        "The history does not match the model that produced it: re-evaluated by the grader on the validation "
+        f"data, its model gives loss {loss:.4f} and {accuracy} {measured:.4f}, the history's last epoch "
+        f"{reported_loss:.4f} and {reported:.4f}. Validate on the held-out data, fit a fresh model once, and keep its history."
+    )
 
 
 def cached(function):

@@ -16,11 +16,10 @@ import numpy as np
 import pytest
 
 import course_config
-from autograder import wire
 from autograder.checks import check
-from autograder.checks.common import (activation_name, assert_test_accuracy, cached, deterministic_threads,
-                                      dense_layers, learning_rate, plain_history, probabilities, rebuild_model,
-                                      require_compiled, type_name)
+from autograder.checks.common import (activation_name, assert_history_comes_from_its_model, assert_test_accuracy,
+                                      cached, deterministic_threads, dense_layers, learning_rate, notebook_history,
+                                      plain_history, probabilities, require_compiled, type_name)
 from autograder.checks.common import require_model as require_any_model
 from autograder.grader_data import load_imdb_data, multi_hot
 
@@ -44,9 +43,6 @@ VARIANT_TABLE_TRAIN, VARIANT_TABLE_VAL = 1_500, 500
 VARIANT_FLIP_TOLERANCE = 0.01
 VARIANT_MIN_ACCURACY = 0.6  # below the reference's worst variant, far above a typed-in 0.5
 VARIANT_CALL_TIMEOUT_S = 60  # one call trains six small models: about 4 s measured
-# The notebook's history is proven by its model: re-evaluated here on the validation reviews,
-# its weights must give the history's last validation loss and accuracy (float32 round-off: 1e-5).
-HISTORY_LOSS_RTOL, HISTORY_ACCURACY_ATOL = 1e-3, 1e-3
 
 LAYER_TYPES = (keras.layers.InputLayer, keras.layers.Dense)
 
@@ -263,11 +259,7 @@ def four_arrays(returned) -> list[np.ndarray]:
 @check(points=1, cell="test_history")
 def test_notebook_history_has_every_epoch(submission, lab_data):
     """The notebook's `history` has loss, accuracy and their validation twins for all 20 epochs, from its model."""
-    history = submission.variable("history", weights=True)
-    assert isinstance(history, wire.HistoryData), (
-        "No training history was found: keep the result of model.fit(...) in a variable named `history` "
-        f"(it holds {type_name(history)})."
-    )
+    history = notebook_history(submission)
     series = history.history
     accuracy = next((key for key in ACCURACY_KEYS if key in series), None)
     assert "loss" in series and accuracy, (
@@ -283,25 +275,6 @@ def test_notebook_history_has_every_epoch(submission, lab_data):
     assert all(math.isfinite(v) for values in series.values() for v in values), "The history contains NaN or infinite values."
     assert_history_comes_from_its_model(history, lab_data.x_train[:N_VAL], lab_data.y_train[:N_VAL], accuracy,
                                         input_shape=(NUM_WORDS,), layer_types=LAYER_TYPES)
-
-
-def assert_history_comes_from_its_model(history: wire.HistoryData, x_val, y_val, accuracy: str, input_shape: tuple,
-                                        layer_types: tuple) -> None:
-    """The history's own model, re-evaluated by the grader on the validation data, gives the
-    history's last validation figures: numbers typed in, or a history of another run, do not."""
-    assert history.model is not None and history.model.weights is not None, (
-        "The history has no model: keep the History object that model.fit(...) returned."
-    )
-    model = rebuild_model(history.model, "The history's model", input_shape)
-    assert all(type(layer) in layer_types for layer in model.layers), "The history's model uses layers this lab does not."
-    results = model.evaluate(x_val, y_val, batch_size=2048, verbose=0, return_dict=True)
-    loss, measured = float(results.get("loss", math.nan)), float(results.get(accuracy, math.nan))
-    reported_loss, reported = history.history["val_loss"][-1], history.history[f"val_{accuracy}"][-1]
-    assert math.isclose(loss, reported_loss, rel_tol=HISTORY_LOSS_RTOL) and abs(measured - reported) <= HISTORY_ACCURACY_ATOL, (
-        "The history does not match the model that produced it: re-evaluated by the grader on the validation "
-        f"data, its model gives loss {loss:.4f} and {accuracy} {measured:.4f}, the history's last epoch "
-        f"{reported_loss:.4f} and {reported:.4f}. Validate on the held-out data, fit a fresh model once, and keep its history."
-    )
 
 
 @check(points=1, cell="test_history")

@@ -15,13 +15,11 @@ import pytest
 import tensorflow as tf
 
 import course_config
-from autograder import wire
 from autograder.checks import check
-from autograder.checks.common import (activation_name, assert_test_accuracy, cached, deterministic_threads,
-                                      dense_layers, learning_rate, loss_name, plain_history, probabilities,
-                                      require_compiled, type_name)
+from autograder.checks.common import (activation_name, assert_history_comes_from_its_model, assert_test_accuracy,
+                                      cached, deterministic_threads, dense_layers, learning_rate, loss_name,
+                                      notebook_history, plain_history, probabilities, require_compiled, type_name)
 from autograder.checks.common import require_model as require_any_model
-from autograder.checks.imdb_sentiment import assert_history_comes_from_its_model
 from autograder.grader_data import load_mnist_data
 
 LAYER_TYPES = (keras.layers.InputLayer, keras.layers.Flatten, keras.layers.Dense)
@@ -134,11 +132,7 @@ def test_grader_trained_test_accuracy(grader_run):
 @check(points=1, cell="test_test_accuracy")
 def test_notebook_history(submission, lab_data):
     """The notebook's `history` holds 5 epochs of loss/accuracy with validation, from its model."""
-    history = submission.variable("history", weights=True)
-    assert isinstance(history, wire.HistoryData), (
-        "No training history was found: keep the result of model.fit(...) in a variable named `history` "
-        f"(it holds {type_name(history)})."
-    )
+    history = notebook_history(submission)
     series = history.history
     expected = {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert expected <= set(series), f"history.history has keys {sorted(series)}; expected {sorted(expected)}."
