@@ -29,13 +29,10 @@ solutions: venv
 demo: release
 	$(BIN)/python -m autograder demo
 
-# All tests: the fast ones first, then the slow ones: the corpus of hostile submissions (two at a
-# time; alone, because its limits are small), then the real-data runs, one test file per worker
-# (the IMDB lab and nbgrader cycle end to end beside the later labs).
+# All tests, two at a time: the fast ones, the corpus of hostile submissions and the real-data
+# runs (each real-data file stays on one worker: its graded samples are module fixtures).
 test: venv
-	$(BIN)/python -m pytest -m "not slow"
-	$(BIN)/python -m pytest -m slow -n 2 tests/test_hostile_submissions.py
-	$(BIN)/python -m pytest -m slow -n 2 --dist loadfile --ignore=tests/test_hostile_submissions.py
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 # Stock `nbgrader autograde` against the course's batch grader on 8 IMDB submissions, and bare
 # execution of the same notebooks: times, peak memory, grades (about 19 minutes on 2 cores).
@@ -43,7 +40,7 @@ bench: venv
 	$(BIN)/python -m bench.grading_benchmark --out build/bench/results.json
 
 test-fast: venv
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m "not slow" -n 2
 
 clean:
 	rm -rf build submitted autograded feedback gradebook.db

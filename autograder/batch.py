@@ -116,8 +116,11 @@ def result_of(course: Course, assignment: str, outcome: dict, seconds: float) ->
     return StudentResult(student, status, report["score"], report["max_score"], seconds, detail)
 
 
-def autograde_all(course: Course, assignment: str, workers: int = course_config.BATCH_WORKERS) -> list[StudentResult]:
-    students = course.submitted_students(assignment)
+def autograde_all(course: Course, assignment: str, workers: int = course_config.BATCH_WORKERS,
+                  students: list[str] | None = None) -> list[StudentResult]:
+    """Autograde the lab for every submitted student (or the ones named)."""
+    submitted = course.submitted_students(assignment)
+    students = [s for s in submitted if s in students] if students is not None else submitted
     if not students:
         print(f"No submissions of {assignment} in {course.root / course_config.SUBMITTED_DIR}.")
         return []

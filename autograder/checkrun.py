@@ -49,15 +49,13 @@ class Submission:
         self.kernel = kernel
         self.calls = 0
 
-    def function(self, name: str, *, timeout: float | None = None, weights: bool = False,
-                 seed: int | None = None) -> Callable:
-        """A stand-in for the notebook's function; `seed` fixes the kernel's seed for every call."""
+    def function(self, name: str, *, timeout: float | None = None, weights: bool = False) -> Callable:
+        """A stand-in for the notebook's function: each call runs in the kernel, with its own seed."""
 
         def call(*args, **kwargs):
             self.calls += 1
             try:
-                value = self.kernel.call(name, args, kwargs, timeout=timeout, weights=weights,
-                                         seed=self.calls if seed is None else -seed)
+                value = self.kernel.call(name, args, kwargs, timeout=timeout, weights=weights, seed=self.calls)
             except KernelUnavailable as error:
                 raise StudentCodeError(name, str(error)) from None
             if isinstance(value, (wire.StudentException, wire.Missing)):

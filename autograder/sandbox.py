@@ -1,12 +1,11 @@
 """Fewer rights for student code: another user, no network, a memory cap, private grader files.
 
-When the grader runs as root (CI, a grading server), the student's kernel runs as the unprivileged
-`SANDBOX_USER` in a network namespace of its own (`unshare --net`, so there is no network at all),
-and talks to the grader over Unix sockets. The check process starts as root in its own network
-namespace, loads the checks, then drops to that user before any student code is rebuilt. The
+When the grader runs as root (CI, a grading server), the student's kernel, the only process that
+runs student code, runs as the unprivileged `SANDBOX_USER` in a network namespace of its own
+(`unshare --net`, so there is no network at all), and talks to the grader over Unix sockets. The
 hidden checks, the sources, the solutions and the gradebook are made readable by their owner only.
-Without root none of this is possible; the grader then runs everything as the current user and
-says so in each report.
+Without root none of this is possible; the kernel then runs as the current user and each report
+says so.
 """
 
 from __future__ import annotations
@@ -56,21 +55,8 @@ def _prefix() -> list[str]:
     return ["unshare", "--net", "--", "setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--"]
 
 
-def no_network_prefix() -> list[str]:
-    return ["unshare", "--net", "--"] if available() else []
-
-
 def kernel_prefix() -> list[str]:
     return _prefix() if available() else []
-
-
-def drop_privileges() -> None:
-    """Become the sandbox user for good (called in the check process before student code)."""
-    if os.geteuid() == 0 and available():
-        uid, gid = sandbox_user()
-        os.setgroups([])
-        os.setgid(gid)
-        os.setuid(uid)
 
 
 def open_workdir(path: Path) -> Path:

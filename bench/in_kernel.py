@@ -38,9 +38,9 @@ class InKernelSubmission:
             scope["_autograder_serve"](request, self.namespace)
         return wire.decode(replies[-1][MIME])
 
-    def function(self, name: str, *, weights: bool = False, seed: int | None = None, **_):
+    def function(self, name: str, *, weights: bool = False, **_):
         def call(*args, **kwargs):
-            value = self._serve(self.arguments.call_request(name, args, kwargs, seed or 0, weights))
+            value = self._serve(self.arguments.call_request(name, args, kwargs, 0, weights))
             if isinstance(value, (wire.StudentException, wire.Missing)):
                 raise StudentCodeError(name, value)
             return value

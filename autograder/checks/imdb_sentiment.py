@@ -36,13 +36,12 @@ VARIANTS = {  # the textbook's further experiments: name -> build_variant argume
     "tanh_activation": {"activation": "tanh"},
 }
 VARIANT_DEFAULTS = {"hidden_layers": 2, "units": 16, "activation": "relu", "loss": "binary_crossentropy"}
-# The variant table is called twice, the second time with flipped validation labels; trained the
-# same way (same seed), each variant's accuracy must then be 1 minus the first. Reference on 1,500
-# reviews, one epoch at batch 128: see VARIANT_MIN_ACCURACY; the sums differ from 1 by at most 0.000.
-VARIANT_TABLE_TRAIN, VARIANT_TABLE_VAL = 1_500, 500
-VARIANT_FLIP_TOLERANCE = 0.01
-VARIANT_MIN_ACCURACY = 0.6  # below the reference's worst variant, far above a typed-in 0.5
-VARIANT_CALL_TIMEOUT_S = 60  # one call trains six small models: about 4 s measured
+# The variant table must come from training: it is called on validation data whose answer the
+# grader knows for any model: 250 reviews, each twice, once with its label and once flipped, so
+# every trained model is right exactly half the time (a typed-in table is not). One epoch on 1,000
+# reviews; the call trains six models: 5-8 s measured, mostly Keras building its train step.
+VARIANT_TABLE_TRAIN, VARIANT_TABLE_VAL = 1_000, 250
+VARIANT_CALL_TIMEOUT_S = 60
 
 LAYER_TYPES = (keras.layers.InputLayer, keras.layers.Dense)
 
@@ -317,19 +316,16 @@ def test_build_variant_architectures(submission):
 @check(points=1, cell="test_variants")
 def test_variant_experiment_table(submission, lab_data):
     """run_variant_experiments returns each variant's best validation accuracy, from real training runs."""
-    run = submission.function("run_variant_experiments", timeout=VARIANT_CALL_TIMEOUT_S, seed=1)
+    run = submission.function("run_variant_experiments", timeout=VARIANT_CALL_TIMEOUT_S)
     n_val, n = VARIANT_TABLE_VAL, VARIANT_TABLE_VAL + VARIANT_TABLE_TRAIN
     x, y = np.asarray(lab_data.x_train[:n]), np.asarray(lab_data.y_train[:n])
-    tables = [variant_table(run(x[n_val:], y[n_val:], x[:n_val], labels, epochs=1, batch_size=128))
-              for labels in (y[:n_val], 1 - y[:n_val])]
-    for name, accuracy in tables[0].items():
-        flipped = tables[1][name]
-        assert abs(accuracy + flipped - 1) <= VARIANT_FLIP_TOLERANCE, (
-            f"The table does not come from training: with the validation labels flipped, {name} should reach "
-            f"1 - {accuracy:.3f} (one epoch, same seed), not {flipped:.3f}. Return the best val_accuracy of each run."
-        )
-    assert max(tables[0].values()) >= VARIANT_MIN_ACCURACY, (
-        f"No variant learns anything (best accuracies {tables[0]}): train each one on x_train, y_train."
+    x_val, y_val = np.concatenate([x[:n_val], x[:n_val]]), np.concatenate([y[:n_val], 1 - y[:n_val]])
+    table = variant_table(run(x[n_val:], y[n_val:], x_val, y_val, epochs=1, batch_size=128))
+    wrong = {name: accuracy for name, accuracy in table.items() if accuracy != 0.5}
+    assert not wrong, (
+        f"The table does not come from training: on validation data where every model is right exactly half "
+        f"the time (each review twice, with opposite labels), the table says {wrong}. Return the best "
+        "val_accuracy of each variant's own fit."
     )
 
 
