@@ -29,10 +29,12 @@ solutions: venv
 demo: release
 	$(BIN)/python -m autograder demo
 
-# All tests, two at a time: the fast ones, the corpus of hostile submissions and the real-data
-# runs (each real-data file stays on one worker: its graded samples are module fixtures).
+# All tests, two at a time: the fast ones with the corpus of hostile submissions, then the
+# real-data runs, one test file per worker (their graded samples are module fixtures).
+REAL_DATA := tests/test_end_to_end_slow.py tests/test_labs_slow.py
 test: venv
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 $(foreach f,$(REAL_DATA),--ignore=$(f))
+	$(BIN)/python -m pytest -n 2 --dist loadfile $(REAL_DATA)
 
 # Stock `nbgrader autograde` against the course's batch grader on 8 IMDB submissions, and bare
 # execution of the same notebooks: times, peak memory, grades (about 19 minutes on 2 cores).

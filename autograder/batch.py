@@ -40,6 +40,7 @@ class StudentResult:
     max_score: float | None
     seconds: float
     detail: str = ""
+    grader_cpu_seconds: float | None = None  # the worker's own CPU time, the kernel's not counted
 
     def line(self) -> str:
         score = f"{self.score:g}/{self.max_score:g}" if self.score is not None else "-"
@@ -113,7 +114,8 @@ def result_of(course: Course, assignment: str, outcome: dict, seconds: float) ->
     execution = report["output"].splitlines()[0].removeprefix("Notebook execution: ").rstrip(".")
     status = "timed out" if execution == "timed out" else "graded"
     detail = "" if execution == "completed" else f"notebook {execution}"
-    return StudentResult(student, status, report["score"], report["max_score"], seconds, detail)
+    return StudentResult(student, status, report["score"], report["max_score"], seconds, detail,
+                         outcome.get("grader_cpu_seconds"))
 
 
 def autograde_all(course: Course, assignment: str, workers: int = course_config.BATCH_WORKERS,

@@ -290,8 +290,12 @@ class KernelSession:
 
     def variable(self, name: str, *, weights: bool = False):
         """The value of a variable the notebook left in its namespace, decoded."""
-        return _EventLoop.run(self._request({"op": "variable", "name": name, "weights": weights},
-                                            course_config.CALL_TIMEOUT_S))
+        limit = course_config.CALL_TIMEOUT_S
+        try:
+            return _EventLoop.run(self._request({"op": "variable", "name": name, "weights": weights}, limit))
+        except CallTimedOut:  # reading it ran student code (a property, say) that hangs
+            _EventLoop.run(self._after_timeout(limit))
+            return wire.StudentException("TimeoutError", f"reading `{name}` ran past its {limit:g} s limit", [])
 
     def kernel_seed(self, seed: int) -> int:
         """A seed for student code derived from the private check seed, which never enters the kernel."""

@@ -265,7 +265,10 @@ def run_course(batch: dict, root: Path) -> dict:
     seconds = {r.student: round(r.seconds, 1) for r in results}
     failed = {r.student: r.detail for r in results if r.status != "graded"}
     scores = gradebook_scores(course.db_url, batch)
-    return _run_figures(total, batch, scores, seconds, memory, failed, settings=["course settings"])
+    figures = _run_figures(total, batch, scores, seconds, memory, failed, settings=["course settings"])
+    for r in results:
+        figures["submissions"][r.student]["grader_cpu_seconds"] = round(r.grader_cpu_seconds or 0, 1)
+    return figures
 
 
 # --- bare execution ------------------------------------------------------------------------------
@@ -317,7 +320,11 @@ def report(figures: dict) -> str:
                      f"{_score(b['score']):>13} {b['seconds']:>6} {b['peak_memory_gib']:>5}   "
                      f"{c['seconds']:>7} {c['peak_memory_gib']:>5}  {'yes' if a['score'] == b['score'] else 'NO'}")
     ratios = figures["ratios"]
+    cpu = {name: run["grader_cpu_seconds"] for name, run in course["submissions"].items()}
     lines += [
+        "",
+        "the course grader's own CPU seconds per submission (its worker process, kernel not counted): "
+        + ", ".join(f"{name} {seconds}" for name, seconds in cpu.items()),
         "",
         f"total wall time: stock {stock['total_seconds']} s ({', '.join(stock['settings'])}), "
         f"course {course['total_seconds']} s, bare execution {bare['total_seconds']} s ({bare['settings'][0]})",

@@ -8,7 +8,7 @@ import pytest
 from autograder.grade import grade_file
 from autograder.samples import write_samples
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("later_labs")]
+pytestmark = pytest.mark.slow
 LABS = ["overfitting_regularization", "multiclass_softmax"]
 
 
