@@ -10,6 +10,7 @@ import zipfile
 from pathlib import Path
 
 import course_config
+from autograder.timing import timing_path
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 # The grader and what it needs (the release: tamper detection compares with it); tests, sources
@@ -27,6 +28,9 @@ def build_autograder_zip(assignment: str, out: Path) -> Path:
         _add(archive, "run_autograder", run_autograder)
         for name in PACKAGE_FILES:
             archive.write(course_config.ROOT / name, name)
+        timing = timing_path(assignment)  # the lab's calibrated time limits
+        if timing.is_file():
+            archive.write(timing, timing.relative_to(course_config.ROOT))
         for folder in PACKAGE_DIRS:
             for path in sorted((course_config.ROOT / folder).rglob("*")):
                 if path.is_file() and "__pycache__" not in path.parts:
