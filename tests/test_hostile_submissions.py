@@ -6,7 +6,7 @@ must fail, must not stop the grader, must say what happened, and must leave no t
 private seed, the checks' names or their source in anything student code could see or the report.
 Runs on tiny data with the production time limits (calibration/<lab>.timing.json) and a 3 GB
 memory cap (two cases run side by side: 2 × the production 12 GB would not fit this machine);
-marked slow: about 40 real kernels.
+marked slow: about 45 real kernels.
 """
 
 from __future__ import annotations
