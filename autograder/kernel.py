@@ -345,13 +345,10 @@ class KernelSession:
         """The interrupted kernel: if it answers, mark the functions that were running as hung
         (they fail at once from now on); if it does not, replace it with a fresh one."""
         try:
-            if from_cell:
-                names = await self._request({"op": "hung"}, PROBE_TIMEOUT_S)
-                names = [n for n in names if type(n) is str] if isinstance(names, list) else []
-                for name in names:
+            names = await self._request({"op": "hung"}, PROBE_TIMEOUT_S)  # also proves the kernel answers
+            for name in names if from_cell and isinstance(names, list) else []:
+                if type(name) is str:
                     self.hung[name] = f"`{name}` ran past a {limit:g} s cell limit in the notebook, so it is not run again."
-            else:
-                await self._request({"op": "hung"}, PROBE_TIMEOUT_S)
             await self._poison()
         except CallTimedOut:
             await self._fresh_kernel()

@@ -205,9 +205,13 @@ CASES = [
                      "{'result': {'__dict__': [['passed', True]]}}}, raw=True)"),
          fails=STRUCTURAL_CHECKS),
     # A process left running after its kernel plants modules where a grader process might import them.
+    # (With a model that cannot learn: a planted threshold of 0 would let it pass.)
     Case("plants_modules_from_a_helper_process",
-         insert_cell(f"import subprocess, sys\nsubprocess.Popen([sys.executable, '-c', {PLANTER!r}], start_new_session=True)"),
-         base="blank", fails=STRUCTURAL_CHECKS | {"test_grader_trained_test_accuracy"}),
+         lambda nb: (insert_cell(f"import subprocess, sys\nsubprocess.Popen([sys.executable, '-c', {PLANTER!r}], "
+                                 "start_new_session=True)")(nb),
+                     replace_in("build_model", 'model.compile(optimizer="rmsprop"',
+                                'model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=0.0)')(nb)),
+         fails={"test_grader_trained_test_accuracy"}, passes=DECODE | VECTORIZE),
     # Lower the threshold in the kernel's course_config, and return a model that cannot learn.
     Case("patches_the_threshold_with_a_model_that_cannot_learn",
          replace_in("build_model", 'model.compile(optimizer="rmsprop"',
@@ -330,6 +334,15 @@ def test_bad_submission_gets_its_expected_result(case, base_scores, tmp_path):
     if case.name == "every_function_hangs":
         reference_seconds = json.loads(timing.timing_path(ASSIGNMENT).read_text())["notebook_seconds"]
         assert seconds <= 2 * reference_seconds, (seconds, reference_seconds)
+
+
+@pytest.mark.xfail(strict=True, reason="known gap: the variant-table check cannot tell training from a "
+                   "function that always answers 0.5 (see test_variant_experiment_table)")
+def test_a_table_of_halves_is_caught(base_scores, tmp_path):
+    case = Case("table_of_halves", replace_in("variants", "    best = {}",
+                                              "    return {name: 0.5 for name in VARIANTS}\n    best = {}"))
+    report, _ = grade_case(case, tmp_path)
+    assert not {c.name: c for c in report.checks}["test_variant_experiment_table"].passed
 
 
 @pytest.mark.parametrize("case", HONEST, ids=lambda case: case.name)
