@@ -89,12 +89,23 @@ CELL_TIMEOUT_S = int(_number("COURSE_CELL_TIMEOUT_S", 600))
 NOTEBOOK_TIMEOUT_S = int(_number("COURSE_NOTEBOOK_TIMEOUT_S", 1800))
 # One call of a student function by a check (a check that trains asks for more, next to its code).
 CALL_TIMEOUT_S = _number("COURSE_CALL_TIMEOUT_S", 10)
-# Memory of the kernel's whole process tree. The reference (uint8) peaks at 2.2 GB; the
+# Memory of the submission's processes and tmpfs files. The reference (uint8) peaks at 2.2 GB; the
 # textbook's float64 arrays at 9.6 GB, which an honest student may still use.
 MEMORY_LIMIT_GB = _number("COURSE_MEMORY_LIMIT_GB", 12.0)
 MAX_OUTPUT_BYTES_PER_CELL = int(_number("COURSE_MAX_OUTPUT_BYTES", 1_000_000))  # more is cut, with a note
-# Student code runs as this user, without network, when the grader runs as root (see autograder/sandbox.py).
+# One message from the kernel (any type) larger than this is refused unread by the transport.
+# The largest the checks need is a model with its weights: under 2 MB for every lab.
+MAX_MESSAGE_BYTES = 16 * 2**20
+# The executed notebook kept for feedback: outputs past this size are dropped, with a note.
+MAX_EXECUTED_NOTEBOOK_BYTES = 8 * 2**20
+# Student code runs as this user (a name, or a bare uid), in its own namespaces, when the grader
+# runs as root (see autograder/sandbox.py).
 SANDBOX_USER = os.environ.get("COURSE_SANDBOX_USER", "nobody")
+# Processes and threads of one submission: a kernel training with TensorFlow uses about 30.
+MAX_PROCESSES = int(_number("COURSE_MAX_PROCESSES", 256))
+# Size of each of the kernel's private tmpfs folders (working folder, /tmp, /dev/shm), in MB;
+# their pages count towards the memory limit.
+SCRATCH_LIMIT_MB = int(_number("COURSE_SCRATCH_LIMIT_MB", 512))
 
 # The IMDB lab's grading protocol: the grader trains the student's build_model() itself.
 IMDB_NUM_WORDS = 10_000

@@ -11,7 +11,6 @@ No student code runs in this process: it only reads data the kernel sent, and va
 from __future__ import annotations
 
 import copy
-import os
 import tempfile
 from pathlib import Path
 
@@ -50,9 +49,7 @@ def grade_notebook(
     report = GradeReport(assignment, name, execution_status=execution.status,
                          execution_seconds=execution.seconds, peak_memory_gb=round(peak, 2))
     report.tampering = find_tampering(notebook, assignment)
-    if not sandbox.available():
-        report.notes.append("Not sandboxed: student code ran as the grader's own user, with network (the "
-                            "grader is not root, or the sandbox user cannot reach this Python environment).")
+    report.notes += sandbox.off_notes()
     if data_problem:
         report.notes.append(data_problem)
     if kernel.memory_exceeded and execution.status != "memory limit":
@@ -73,11 +70,9 @@ def grade_notebook(
 def run_submission(notebook: nbformat.NotebookNode, assignment: str, limits: timing.Limits,
                    student: str = "submission") -> tuple[ExecutionResult, dict[str, dict], KernelSession]:
     """Execute the notebook in its kernel, then run the checks against it; the kernel is gone after."""
-    sandbox.protect_course_files()
     label = "".join(c for c in student if c.isalnum() or c == "_")[:40] or "submission"
     with tempfile.TemporaryDirectory(prefix=f"autograder-{label}-") as folder:
-        os.chmod(folder, 0o711)  # the sandbox user may pass through to its own working folder
-        with KernelSession(copy.deepcopy(notebook), Path(folder), course_config.CHECK_SEED) as kernel:
+        with KernelSession(copy.deepcopy(notebook), Path(folder), course_config.CHECK_SEED, label) as kernel:
             execution = kernel.run_notebook(limits.cells, limits.default_cell, limits.notebook)
             outcomes = run_checks(assignment, Submission(kernel))
     return execution, outcomes, kernel

@@ -1,10 +1,10 @@
 """The student's kernel: it runs the notebook once, then serves calls of its functions to the checks.
 
-Student code runs here and nowhere else: a real Jupyter kernel (nbclient), started by
-`sandbox.py` as another user without network when the grader is root, under a memory cap, a cap on
-each cell's output and time limits. After the last cell the kernel stays up, and each check asks it
-to call a notebook function on inputs the check chose, in the notebook's own namespace; what comes
-back is data, validated by `wire.py`. If the kernel died, or a function ignores interrupts, a fresh
+Student code runs here and nowhere else: a real Jupyter kernel (nbclient), started in its
+sandbox (`sandbox.py`: namespaces, an unprivileged user, cgroup limits), with a cap on each
+message and on each cell's output, and time limits. After the last cell the kernel stays up, and
+each check asks it to call a notebook function on inputs the check chose, in the notebook's own
+namespace; what comes back is data, validated by `wire.py`. If the kernel died, or a function ignores interrupts, a fresh
 kernel with the notebook's definitions (top-level defs, classes, imports, literal assignments)
 takes over. A function that ran past a time limit is replaced in the kernel by one that fails at
 once, so a hang costs its time once per function, not once per cell or check that calls it.
@@ -24,11 +24,12 @@ from pathlib import Path
 
 import nbformat
 import numpy as np
+import zmq
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
 import course_config
-from autograder import sandbox, wire
+from autograder import safe_outputs, sandbox, wire
 
 STUB_SOURCE = (Path(__file__).parent / "kernel_stub.py").read_text()
 MIME = "application/x.autograder+json"
@@ -53,7 +54,7 @@ class ExecutionResult:
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)  # "cell 7: NameError: ...", for the report
     limits: list[str] = field(default_factory=list)  # limits hit, for the report
-    status: str = "completed"  # completed | timed out | kernel died | memory limit
+    status: str = "completed"  # completed | timed out | kernel died | memory limit | process limit
     peak_memory_gb: float = 0.0
     truncated_cells: list[int] = field(default_factory=list)
     cell_seconds: dict[str, float] = field(default_factory=dict)  # by cell key (see cell_keys)
@@ -74,7 +75,9 @@ def kernel_environment(workdir: Path) -> dict[str, str]:
 
 
 class LimitedOutputClient(NotebookClient):
-    """nbclient that keeps at most `output_limit` bytes of each cell's output."""
+    """nbclient that keeps at most `output_limit` bytes of each cell's messages, of every type
+    (stream, display data and its updates, results, errors, comm messages). A single message over
+    MAX_MESSAGE_BYTES never reaches here: the client's sockets refuse it (see sandbox.py)."""
 
     output_limit = course_config.MAX_OUTPUT_BYTES_PER_CELL
 
@@ -83,17 +86,17 @@ class LimitedOutputClient(NotebookClient):
         self.output_bytes: dict[int, int] = {}
         self.truncated: set[int] = set()
 
-    def output(self, outs, msg, display_id, cell_index):
-        size = len(json.dumps(msg.get("content", {}), default=str))
-        used = self.output_bytes.get(cell_index, 0) + size
-        self.output_bytes[cell_index] = used
-        if used > self.output_limit:
-            if cell_index not in self.truncated:
-                self.truncated.add(cell_index)
-                note = f"\n[output cut by the grader after {self.output_limit} bytes]\n"
-                outs.append(nbformat.v4.new_output("stream", name="stderr", text=note))
-            return None
-        return super().output(outs, msg, display_id, cell_index)
+    def process_message(self, msg, cell, cell_index):
+        if msg["msg_type"] not in ("status", "execute_input"):
+            used = self.output_bytes.get(cell_index, 0) + len(json.dumps(msg.get("content", {}), default=str))
+            self.output_bytes[cell_index] = used
+            if used > self.output_limit:
+                if cell_index not in self.truncated:
+                    self.truncated.add(cell_index)
+                    note = f"\n[output cut by the grader after {self.output_limit} bytes]\n"
+                    cell.outputs.append(nbformat.v4.new_output("stream", name="stderr", text=note))
+                return None
+        return super().process_message(msg, cell, cell_index)
 
 
 class _EventLoop:
@@ -165,12 +168,10 @@ class ArgumentWriter:
 class KernelSession:
     """A sandboxed kernel for one submission: run its notebook, then call its functions."""
 
-    def __init__(self, notebook: nbformat.NotebookNode, folder: Path, secret_seed: int):
+    def __init__(self, notebook: nbformat.NotebookNode, folder: Path, secret_seed: int, label: str = "submission"):
         self.notebook = notebook
-        (folder / "work").mkdir()
-        self.workdir = sandbox.open_workdir(folder / "work")
-        (folder / "inputs").mkdir(mode=0o755)
-        self.arguments = ArgumentWriter(folder / "inputs")
+        self.box = sandbox.Box.create(folder, label)
+        self.arguments = ArgumentWriter(self.box.inputs)
         self.secret_seed = secret_seed
         self.hung: dict[str, str] = {}  # function -> why it is not called again
         self.fresh_kernel_problems: list[str] = []
@@ -178,6 +179,8 @@ class KernelSession:
         self.peak_memory_bytes = 0
         self.client: LimitedOutputClient | None = None
         self.watch: sandbox.MemoryWatch | None = None
+        self.monitor = None  # zmq events of the output socket: a refused message disconnects it
+        self.refused_messages = 0
         self.fresh_kernels = 0
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -187,19 +190,47 @@ class KernelSession:
 
     def __exit__(self, *exc) -> None:
         _EventLoop.run(self._shutdown())
+        if self.box.cgroup:
+            self.peak_memory_bytes = self.box.cgroup.peak_bytes
+            self.memory_exceeded |= self.box.cgroup.oom_kills > 0
+        self.box.close()
 
     async def _start(self) -> None:
         self.client = LimitedOutputClient(
             self.notebook, timeout=course_config.CALL_TIMEOUT_S, allow_errors=True, kernel_name="python3",
             interrupt_on_timeout=True, record_timing=False,
-            kernel_manager_class=sandbox.SandboxedKernelManager.in_folder(self.workdir),
+            kernel_manager_class=sandbox.SandboxedKernelManager.in_box(self.box),
             error_on_timeout={"ename": "TimeoutError", "evalue": "ran past its time limit", "traceback": []},
-            resources={"metadata": {"path": str(self.workdir)}}, extra_arguments=KERNEL_ARGUMENTS,
+            resources={"metadata": {"path": str(self.box.folder)}}, extra_arguments=KERNEL_ARGUMENTS,
         )
         self.client.km = self.client.create_kernel_manager()
-        await self.client.async_start_new_kernel(env=kernel_environment(self.workdir), cwd=str(self.workdir))
+        await self.client.async_start_new_kernel(env=kernel_environment(self.box.workdir), cwd=str(self.box.folder))
         await self.client.async_start_new_kernel_client()
-        self.watch = sandbox.MemoryWatch(self.client.km.provisioner.process.pid).__enter__()
+        self.monitor = self.client.kc.iopub_channel.socket.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+        if not self.box.cgroup:
+            self.watch = sandbox.MemoryWatch(self.client.km.provisioner.process.pid).__enter__()
+
+    async def _count_refused_messages(self) -> int:
+        """Messages refused since the last look (each one disconnects the output socket, which is
+        then reopened)."""
+        refused = 0
+        while self.monitor is not None and await self.monitor.poll(0):
+            await self.monitor.recv_multipart()
+            refused += 1
+        if refused:
+            await self._reopen_output_socket()
+        self.refused_messages += refused
+        return refused
+
+    async def _reopen_output_socket(self) -> None:
+        """After a refusal zmq does not reconnect the output socket: open a fresh one."""
+        channel = self.client.kc.iopub_channel
+        channel.socket.disable_monitor()
+        self.monitor.close(linger=0)
+        channel.close()
+        self.client.kc._iopub_channel = None
+        self.monitor = self.client.kc.iopub_channel.socket.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+        await asyncio.sleep(0.5)  # the new subscription reaches the kernel before its next output
 
     async def _shutdown(self) -> None:
         if self.watch:
@@ -211,12 +242,16 @@ class KernelSession:
             pid = getattr(self.client.km.provisioner, "process", None)
             try:
                 if self.client.kc:
+                    self.client.kc.iopub_channel.socket.disable_monitor()
+                    self.monitor.close(linger=0)
                     self.client.kc.stop_channels()
+                    self.client.kc.context.destroy(linger=0)
                 await self.client.km.shutdown_kernel(now=True)
             except Exception:  # already gone
                 pass
             if pid is not None:
                 sandbox.kill_tree(pid.pid)
+        self.monitor = None
         self.client = None
 
     # --- the notebook ----------------------------------------------------------------------------
@@ -228,6 +263,7 @@ class KernelSession:
     async def _run_notebook(self, cell_limits, default_cell_limit, total_limit) -> ExecutionResult:
         result = ExecutionResult(self.notebook)
         started = time.monotonic()
+        index, counts = 0, (0, 0, 0)
         try:
             await self._start()
             for index, (cell, key) in enumerate(zip(self.notebook.cells, cell_keys(self.notebook))):
@@ -242,8 +278,10 @@ class KernelSession:
                 limit = min(cell_limits.get(key, default_cell_limit), remaining)
                 self.client.timeout = max(1, int(limit))
                 cell_started = time.monotonic()
+                counts = self._limit_counts()
                 await self.client.async_execute_cell(cell, index)
                 result.cell_seconds[key] = time.monotonic() - cell_started
+                await self._note_limits(result, index, counts)
                 if result.cell_seconds[key] >= self.client.timeout:
                     result.status = "timed out"
                     result.limits.append(f"Cell {index + 1} ran past its {self.client.timeout} s limit and was stopped.")
@@ -254,9 +292,10 @@ class KernelSession:
                         detail = f"{output.ename}: {output.evalue}".strip(": ")[:300]
                         result.errors.append(f"cell {index + 1}: {detail}")
         except DeadKernelError:
-            if not self.watch or not self.watch.exceeded:
+            await self._note_limits(result, index, counts)
+            if result.status not in ("memory limit", "process limit") and not (self.watch and self.watch.exceeded):
                 result.status = "kernel died"
-                result.limits.append("The kernel died (it crashed or exited); later cells did not run.")
+                result.limits.append(f"The kernel died in cell {index + 1} (it crashed or exited); later cells did not run.")
         except Exception as error:  # the kernel could not even start
             result.status = "kernel died"
             result.limits.append(f"The kernel could not run the notebook ({type(error).__name__}).")
@@ -270,7 +309,36 @@ class KernelSession:
                                  f"{LimitedOutputClient.output_limit} bytes.")
         if self.watch:
             self.peak_memory_bytes = max(self.peak_memory_bytes, self.watch.peak_bytes)
+        dropped = safe_outputs.neutralize(result.notebook)
+        if dropped:
+            result.limits.append(f"Outputs of cell(s) {dropped} were not kept: the executed notebook passed its "
+                                 f"{course_config.MAX_EXECUTED_NOTEBOOK_BYTES // 2**20} MB limit.")
         return result
+
+    def _limit_counts(self) -> tuple[int, int, int]:
+        cgroup = self.box.cgroup
+        return (cgroup.oom_kills, cgroup.process_limit_hits, self.refused_messages) if cgroup else (0, 0, self.refused_messages)
+
+    async def _note_limits(self, result: ExecutionResult, index: int, before: tuple[int, int, int]) -> None:
+        """Name each limit the cell hit (the cgroup's counters, refused messages, a full tmpfs)."""
+        await self._count_refused_messages()
+        oom, processes, refused = (now - then for now, then in zip(self._limit_counts(), before))
+        cell = f"cell {index + 1}"
+        if oom:
+            result.status = "memory limit"
+            result.limits.append(f"Memory limit: the notebook's processes and files used more than "
+                                 f"{course_config.MEMORY_LIMIT_GB:g} GB in {cell}; the largest process was stopped.")
+        if processes:
+            result.status = result.status if oom else "process limit"
+            result.limits.append(f"Process limit: {cell} tried to run more than {course_config.MAX_PROCESSES} "
+                                 "processes and threads at once; the extra ones were refused.")
+        if refused:
+            result.limits.append(f"Message limit: {cell} sent {refused} message(s) larger than "
+                                 f"{course_config.MAX_MESSAGE_BYTES // 2**20} MB; they were refused unread.")
+        outputs = self.notebook.cells[index].get("outputs", []) if index < len(self.notebook.cells) else []
+        if any("No space left on device" in json.dumps(o) for o in outputs):
+            result.limits.append(f"Disk limit: {cell} filled a {course_config.SCRATCH_LIMIT_MB} MB scratch "
+                                 f"folder ({sandbox.HOME}, /tmp or /dev/shm).")
 
     # --- calls from the checks -------------------------------------------------------------------
 
@@ -312,7 +380,7 @@ class KernelSession:
         index = len(self.notebook.cells) - 1
         self.client.timeout = max(1, int(limit))
         saved_limit = LimitedOutputClient.output_limit
-        self.client.output_limit = wire.MAX_ARRAY_BYTES * 2
+        self.client.output_limit = course_config.MAX_MESSAGE_BYTES * 2
         started = time.monotonic()
         try:
             await self.client.async_execute_cell(cell, index)
@@ -324,6 +392,7 @@ class KernelSession:
             self.client.output_limit = saved_limit
             self.client.output_bytes.pop(index, None)
             self.client.truncated.discard(index)
+        await self._count_refused_messages()
         if time.monotonic() - started >= self.client.timeout:
             raise CallTimedOut()
         replies = [o.data[MIME] for o in cell.outputs if o.get("output_type") == "display_data" and MIME in o.get("data", {})]
