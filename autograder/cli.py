@@ -1,6 +1,6 @@
 """Command line of the course grader.
 
-    python -m autograder grade SUBMISSION.ipynb --assignment NAME [--json OUT.json]
+    python -m autograder grade SUBMISSION.ipynb --assignment NAME [--json OUT.json] [--executed OUT.ipynb]
     python -m autograder course setup|generate|release|collect|autograde|feedback|export [--assignment NAME]
     python -m autograder gradescope --assignment NAME --out autograder.zip
     python -m autograder calibrate --assignment NAME --seeds 30 --out FILE.json
@@ -14,6 +14,8 @@ import argparse
 import json
 import sys
 from pathlib import Path
+
+import nbformat
 
 import course_config
 from autograder.grade import grade_file
@@ -31,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("notebook", type=Path)
     grade.add_argument("--assignment", required=True, choices=course_config.ASSIGNMENTS)
     grade.add_argument("--json", type=Path, help="write Gradescope-format results here")
+    grade.add_argument("--executed", type=Path, help="write the executed notebook (what feedback is made from) here")
 
     course = commands.add_parser("course", help="one step of the nbgrader cycle on this course")
     course.add_argument("step", choices=COURSE_STEPS)
@@ -61,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "grade":
-        return grade_command(args.notebook, args.assignment, args.json)
+        return grade_command(args.notebook, args.assignment, args.json, args.executed)
     if args.command == "course":
         return course_command(args)
     if args.command == "gradescope":
@@ -84,15 +87,18 @@ def main(argv: list[str] | None = None) -> int:
     return run_demo(args.root)
 
 
-def grade_command(notebook: Path, assignment: str, json_out: Path | None) -> int:
+def grade_command(notebook: Path, assignment: str, json_out: Path | None, executed_out: Path | None = None) -> int:
     if not notebook.is_file():
         print(f"error: no notebook at {notebook}", file=sys.stderr)
         return EXIT_CANNOT_GRADE
-    report, _ = grade_file(notebook, assignment)
+    report, executed = grade_file(notebook, assignment)
     print(report.format_table())
     if json_out:
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(report.to_gradescope(), indent=2) + "\n")
+    if executed_out and executed is not None:
+        executed_out.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(executed, executed_out)
     return EXIT_GRADED
 
 
