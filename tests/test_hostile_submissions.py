@@ -12,6 +12,7 @@ marked slow: about 45 real kernels.
 from __future__ import annotations
 
 import fcntl
+import glob
 import hashlib
 import json
 import time
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import nbformat
+import psutil
 import pytest
 from nbformat.v4 import new_code_cell
 
@@ -88,6 +90,87 @@ for _ in range(60):
                 pass
     time.sleep(0.5)
 """
+# Looks for the grader's code, the course's files and other submissions everywhere it knows of,
+# and prints each one it can open ("FOUND").
+SNOOPER = """
+import glob, importlib.util, os, subprocess, sys
+import course_config
+root = str(course_config.ROOT)
+print(subprocess.run(["git", "-C", root, "show", "HEAD:autograder/checks/imdb_sentiment.py"], capture_output=True, text=True))
+spec = importlib.util.find_spec("autograder")
+print("grader importable:", spec)
+places = [".git", "autograder", "solutions", "assignments", "submitted", "autograded", "feedback", "export",
+          "downloaded", "exchange", "gradebook.db", "roster.csv", "calibration"]
+paths = [os.path.join(root, p) for p in places] + glob.glob(sys.prefix + "/lib/python*/site-packages/autograder*")
+paths += glob.glob("/tmp/*") + glob.glob("/dev/shm/*")
+for path in paths:
+    for found in [path] + glob.glob(path + "/**", recursive=True)[:200]:
+        # its own sockets, the grader's inputs for it and the lab data
+        own = "/kernel/" in found or "/inputs/" in found or found.startswith((str(course_config.DATA_DIR), str(course_config.CACHE_DIR)))
+        if os.path.isfile(found) and not own:
+            try:
+                print("FOUND", found, open(found, errors="replace").read()[:5000])
+            except OSError as error:
+                print("refused", found, type(error).__name__)
+"""
+# Looks for other processes: reads what it can of them and signals every one it may.
+PROCESS_HUNTER = """
+import os, signal
+mine = os.getpid()
+for pid in sorted(int(p) for p in os.listdir("/proc") if p.isdigit()):
+    try:
+        print("PROCESS", pid, open(f"/proc/{pid}/cmdline").read().replace(chr(0), " ")[:200])
+        print("ENVIRON", pid, open(f"/proc/{pid}/environ").read()[:2000])
+    except OSError as error:
+        print("refused", pid, type(error).__name__)
+    if pid not in (mine, os.getppid()):
+        try:
+            os.kill(pid, signal.SIGKILL)
+            print("KILLED", pid)
+        except OSError as error:
+            print("not killed", pid, type(error).__name__)
+"""
+# A double-forked, session-leading grandchild that the kernel does not wait for: it holds
+# memory (with `hold`) or just stays, and leaves files in /tmp, /dev/shm and its folder.
+OUTLIVER = """
+import os, time
+def leave_a_grandchild(hold_bytes):
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            for folder in ("/tmp", "/dev/shm", "."):
+                open(folder + "/corpus-marker-file", "w").write("left behind")
+            hoard = b"x" * hold_bytes
+            os.execvp("sleep", ["sleep", "3600", "corpus-marker-process"])
+        os._exit(0)
+    time.sleep(5)
+"""
+FILL_THE_DISK = """
+chunk = b"x" * 2**20
+for path in ("big-file", "/tmp/big-file", "/dev/shm/big-file"):
+    with open(path, "wb") as f:
+        for _ in range(2048):
+            f.write(chunk)
+"""
+GIANT_MESSAGES = """
+import sys
+from IPython.display import display
+sys.stdout.write("x" * 200_000_000)
+sys.stdout.flush()
+handle = display("small", display_id=True)
+handle.update("y" * 200_000_000)
+for _ in range(30):
+    handle.update("z" * 5_000_000)
+from comm import create_comm
+create_comm(target_name="anything").send({"data": "w" * 200_000_000})
+"""
+SCRIPT_OUTPUTS = """
+from IPython.display import HTML, Javascript, SVG, Markdown, display
+display(HTML("<script>window.stolen = document.cookie</script><b>bold</b>"))
+display(Javascript("window.stolen = document.cookie"))
+display(SVG('<svg xmlns="http://www.w3.org/2000/svg"><script>window.stolen = 1</script></svg>'))
+display(Markdown("<script>window.stolen = 2</script>"))
+"""
 # Where each graded function's body starts: its docstring.
 LOOPING = [("decode_review", '    """Return the words'), ("vectorize_sequences", '    """Multi-hot'),
            ("build_model", '    """The 16-16-1'), ("build_model", '    """The same network'),
@@ -105,6 +188,7 @@ class Case:
     fails: set = field(default_factory=set)
     passes: set = field(default_factory=set)
     needs_sandbox: bool = False
+    hidden: tuple = ()  # must not appear in any cell output of the executed notebook
 
 
 CASES = [
@@ -162,13 +246,13 @@ CASES = [
          status=None, fails=DECODE),
     Case("writes_the_grader_files",
          insert_cell(f"import course_config\nopen(course_config.ROOT / '{CHECKS_FILE}', 'w').write('')"),
-         says="PermissionError", passes=STRUCTURAL_CHECKS, needs_sandbox=True),
+         says="FileNotFoundError", passes=STRUCTURAL_CHECKS, needs_sandbox=True),  # not in the sandbox's view
     Case("reads_the_hidden_checks",
          lambda nb: (insert_cell(f"import course_config\nprint(open(course_config.ROOT / '{CHECKS_FILE}').read())")(nb),
                      replace_in("decode_review", DECODE_BODY,
                                 f"    import course_config\n    open(course_config.ROOT / '{CHECKS_FILE}').read()\n"
                                 + DECODE_BODY)(nb)),
-         says="PermissionError", fails=DECODE, passes=VECTORIZE | BUILD, needs_sandbox=True),
+         says="FileNotFoundError", fails=DECODE, passes=VECTORIZE | BUILD, needs_sandbox=True),
     Case("network_call", insert_cell("import urllib.request\nurllib.request.urlopen('http://1.1.1.1', timeout=5)"),
          says="URLError", passes=STRUCTURAL_CHECKS, needs_sandbox=True),
     Case("eq_always_true",
@@ -241,6 +325,25 @@ CASES = [
          lambda nb: [replace_in(grade_id, docstring, "    import time\n    while True:\n        time.sleep(1)\n" + docstring)(nb)
                      for grade_id, docstring in LOOPING],
          status="timed out", says="ran past", fails=STRUCTURAL_CHECKS),
+    # Sandbox: what the kernel can see, reach and leave behind (issue 13). On the blank release,
+    # so that each costs seconds; what matters is what they find, keep and leave.
+    Case("reads_the_checkout_git_and_installed_grader", insert_cell(SNOOPER), base="blank", needs_sandbox=True,
+         fails=STRUCTURAL_CHECKS, hidden=("FOUND", "def test_", "grader importable: ModuleSpec")),
+    Case("sees_and_signals_other_processes", insert_cell(PROCESS_HUNTER), base="blank", needs_sandbox=True,
+         fails=STRUCTURAL_CHECKS, hidden=("KILLED", "pytest", "autograder.worker", "COURSE_CHECK_SEED")),
+    Case("leaves_a_grandchild_and_files_behind", insert_cell(OUTLIVER + "leave_a_grandchild(0)"), base="blank",
+         needs_sandbox=True, fails=STRUCTURAL_CHECKS),
+    Case("grandchild_holds_more_memory_than_the_limit", insert_cell(OUTLIVER + "leave_a_grandchild(4 * 2**30)"),
+         base="blank", needs_sandbox=True, status="memory limit", says="Memory limit", fails=STRUCTURAL_CHECKS),
+    Case("fork_bomb", insert_cell("import subprocess\nprocesses = []\nwhile True:\n"
+                                  "    processes.append(subprocess.Popen(['sleep', '600']))"),
+         base="blank", needs_sandbox=True, status="process limit", says="Process limit", fails=STRUCTURAL_CHECKS),
+    Case("fills_the_disk", insert_cell(FILL_THE_DISK), base="blank", needs_sandbox=True,
+         says="Disk limit", fails=STRUCTURAL_CHECKS),
+    Case("giant_messages_of_every_kind", insert_cell(GIANT_MESSAGES), base="blank", needs_sandbox=True,
+         says="Message limit", fails=STRUCTURAL_CHECKS, hidden=("x" * 1000, "y" * 1000, "w" * 1000)),
+    Case("html_and_script_outputs", insert_cell(SCRIPT_OUTPUTS), base="blank",
+         fails=STRUCTURAL_CHECKS, hidden=("<script", "document.cookie", "<svg")),
 ]
 
 # Honest ways to write the lab that Keras 3 accepts: each scores what the reference scores.
@@ -307,6 +410,16 @@ def assert_no_secrets(report, executed) -> None:
         assert not [line for line in source_lines if line in text]
 
 
+def assert_nothing_left_behind() -> None:
+    """No process or file of a case outlives its grading (cases mark theirs "corpus-marker")."""
+    left = []
+    for process in psutil.process_iter(["cmdline"]):
+        if "corpus-marker-process" in " ".join(process.info["cmdline"] or []):
+            left.append(process.pid)
+    files = [p for folder in ("/tmp", "/dev/shm", str(course_config.ROOT)) for p in glob.glob(folder + "/corpus-marker*")]
+    assert not left and not files, (left, files)
+
+
 def test_corpus_has_at_least_twenty_cases():
     assert len(CASES) >= 20 and len({case.name for case in CASES}) == len(CASES)
 
@@ -331,6 +444,10 @@ def test_bad_submission_gets_its_expected_result(case, base_scores, tmp_path):
     assert not [name for name in case.passes if not checks[name].passed], said
     assert hashlib.sha256(check_module_path(ASSIGNMENT).read_bytes()).hexdigest() == checks_before
     assert_no_secrets(report, executed)
+    outputs = json.dumps([c.get("outputs", []) for c in executed.cells]) if executed else ""
+    assert not [text for text in case.hidden if text in outputs], outputs[:3000]
+    assert len(json.dumps(executed)) <= course_config.MAX_EXECUTED_NOTEBOOK_BYTES
+    assert_nothing_left_behind()
     if case.name == "every_function_hangs":
         reference_seconds = json.loads(timing.timing_path(ASSIGNMENT).read_text())["notebook_seconds"]
         assert seconds <= 2 * reference_seconds, (seconds, reference_seconds)
