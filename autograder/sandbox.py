@@ -154,7 +154,9 @@ def _bwrap(kernel_dir: Path, inputs_dir: Path) -> list[str]:
         else:
             args += [kind, path, path]
             bound.append(Path(path))
-    return args + ["--chdir", HOME, "--setenv", "HOME", HOME]
+    # Found where the grader found them, however they were installed.
+    python_path = {str(Path(course_config.__file__).parent), *(str(p.parent) for p in _student_packages())}
+    return args + ["--chdir", HOME, "--setenv", "HOME", HOME, "--setenv", "PYTHONPATH", os.pathsep.join(sorted(python_path))]
 
 
 def _student_packages() -> list[Path]:
