@@ -125,9 +125,9 @@ def _setpriv(separate_user: bool) -> list[str]:
 
 def _bwrap(kernel_dir: Path, inputs_dir: Path) -> list[str]:
     """bwrap with the file view described above (each path mounted at its own name)."""
-    read_only = {"/usr", "/etc", sys.base_prefix, sys.prefix, course_config.DATA_DIR, course_config.CACHE_DIR,
-                 Path(course_config.__file__), *_student_packages()}
-    mounts = [("--ro-bind", str(p)) for p in read_only if os.path.exists(p)]
+    read_only = {str(p) for p in ("/usr", "/etc", sys.base_prefix, sys.prefix, course_config.DATA_DIR,
+                                  course_config.CACHE_DIR, course_config.__file__, *_student_packages())}
+    mounts = [("--ro-bind", p) for p in read_only if os.path.exists(p)]
     mounts += [("--tmpfs", "/tmp"), ("--tmpfs", "/dev/shm"), ("--tmpfs", HOME),
                ("--bind", str(kernel_dir)), ("--ro-bind", str(inputs_dir))]
     mounts += [("--mask", str(p)) for p in _grader_packages()]
@@ -274,8 +274,15 @@ class Cgroup:
         self.v2 = (self.ROOT / "cgroup.controllers").exists()
         name = f"autograder-{label}-{uuid.uuid4().hex[:8]}"
         self.paths = {c: self._own(c) / name for c in (["unified"] if self.v2 else ["memory", "pids", "cpu"])}
-        for path in self.paths.values():
-            path.mkdir()
+        try:
+            for path in self.paths.values():
+                path.mkdir()
+            self._set_limits()
+        except OSError:
+            self.remove()
+            raise
+
+    def _set_limits(self) -> None:
         memory = int(course_config.MEMORY_LIMIT_GB * 2**30)
         self._write("memory.limit", memory)
         self._write("memory.swap", 0 if self.v2 else memory, required=False)  # no swapping past the limit

@@ -83,14 +83,17 @@ def test_wrong_function_loses_only_its_own_points(tiny_data_for_module, tmp_path
     assert checks["test_build_model_architecture"].passed and checks["test_decode_review_matches_word_index"].passed
 
 
-def test_cli_writes_gradescope_results_and_exits_zero(tiny_data_for_module, tmp_path, capsys):
+def test_cli_writes_gradescope_results_and_the_executed_notebook(tiny_data_for_module, tmp_path, capsys):
     path = tmp_path / "blank.ipynb"
     nbformat.write(make_sample(ASSIGNMENT, "blank"), path)
-    assert cli.main(["grade", str(path), "--assignment", ASSIGNMENT, "--json", str(tmp_path / "out.json")]) == 0
+    assert cli.main(["grade", str(path), "--assignment", ASSIGNMENT, "--json", str(tmp_path / "out.json"),
+                     "--executed", str(tmp_path / "executed" / "blank.ipynb")]) == 0
     results = json.loads((tmp_path / "out.json").read_text())
     assert results["score"] == 0 and results["max_score"] == 16
     assert {"name", "score", "max_score", "status", "output"} <= set(results["tests"][0])
     assert "total" in capsys.readouterr().out
+    executed = nbformat.read(tmp_path / "executed" / "blank.ipynb", as_version=4)
+    assert "NotImplementedError" in json.dumps([cell.get("outputs", []) for cell in executed.cells])
 
 
 def test_unreadable_notebook_is_a_zero_with_a_message(tmp_path):

@@ -94,7 +94,7 @@ for _ in range(60):
 # and prints each one it can open ("FOUND").
 SNOOPER = """
 import glob, importlib.util, os, subprocess, sys
-import course_config
+import course_config, labtools
 root = str(course_config.ROOT)
 print(subprocess.run(["git", "-C", root, "show", "HEAD:autograder/checks/imdb_sentiment.py"], capture_output=True, text=True))
 spec = importlib.util.find_spec("autograder")
@@ -105,8 +105,10 @@ paths = [os.path.join(root, p) for p in places] + glob.glob(sys.prefix + "/lib/p
 paths += glob.glob("/tmp/*") + glob.glob("/dev/shm/*")
 for path in paths:
     for found in [path] + glob.glob(path + "/**", recursive=True)[:200]:
-        # its own sockets, the grader's inputs for it and the lab data
-        own = "/kernel/" in found or "/inputs/" in found or found.startswith((str(course_config.DATA_DIR), str(course_config.CACHE_DIR)))
+        # what the sandbox shows on purpose: its sockets, the grader's inputs, the lab data, the environment
+        own = "/kernel/" in found or "/inputs/" in found or found.startswith(
+            (str(course_config.DATA_DIR), str(course_config.CACHE_DIR), sys.prefix, os.path.dirname(labtools.__file__),
+             course_config.__file__))
         if os.path.isfile(found) and not own:
             try:
                 print("FOUND", found, open(found, errors="replace").read()[:5000])
@@ -209,7 +211,8 @@ CASES = [
          status="memory limit", says="more than 3 GB", passes=STRUCTURAL_CHECKS),
     Case("os_exit_kills_the_kernel", insert_cell("import os\nos._exit(1)"), status="kernel died",
          says="kernel died", passes=STRUCTURAL_CHECKS),
-    Case("prints_hundreds_of_megabytes", insert_cell("for _ in range(200):\n    print('x' * 1_000_000)"),
+    # Each print flushed: 200 messages of 1 MB, each under the message limit, cut by the cell's.
+    Case("prints_hundreds_of_megabytes", insert_cell("for _ in range(200):\n    print('x' * 1_000_000, flush=True)"),
          says="was cut", passes=STRUCTURAL_CHECKS),
     Case("deleted_test_cell", delete_cell("test_vectorize_sequences"),
          says="'test_vectorize_sequences' was deleted", passes=STRUCTURAL_CHECKS),
