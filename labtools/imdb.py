@@ -1,9 +1,9 @@
 """IMDB reviews as `keras.datasets.imdb` returns them, with an offline fallback.
 
-Sources, in order (see `course_config.IMDB_SOURCE`):
+Sources, in order (see `config.IMDB_SOURCE`, from labtools/settings.py):
 1. Keras's own loader: its cache (~/.keras/datasets/imdb.npz) or its download.
-2. The raw Large Movie Review Dataset archive (`course_config.DATA_DIR`), from which Keras's
-   encoding is rebuilt once and cached, checksummed, in `course_config.CACHE_DIR`.
+2. The raw Large Movie Review Dataset archive (`config.DATA_DIR`), from which Keras's
+   encoding is rebuilt once and cached, checksummed, in `config.CACHE_DIR`.
 
 The rebuilt encoding follows Keras's conventions: words ranked by training-set frequency
 (most frequent = 1, ties broken by the word itself so every machine builds the same index),
@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-import course_config
 from labtools import sources
+from labtools.settings import config
 from labtools.sources import DataUnavailableError
 
 START_CHAR, OOV_CHAR, INDEX_FROM = 1, 2, 3
@@ -68,7 +68,7 @@ def _source() -> str:
     global _chosen_source
     if _chosen_source is None:
         _chosen_source = sources.choose_source(
-            course_config.IMDB_SOURCE, "COURSE_IMDB_SOURCE", ["imdb.npz", "imdb_word_index.json"])
+            config.IMDB_SOURCE, "COURSE_IMDB_SOURCE", ["imdb.npz", "imdb_word_index.json"])
     return _chosen_source
 
 
@@ -100,7 +100,7 @@ def _object_array(sequences: list[list[int]]) -> np.ndarray:
 
 
 def archive_path() -> Path:
-    return course_config.DATA_DIR / course_config.IMDB_ARCHIVE
+    return config.DATA_DIR / config.IMDB_ARCHIVE
 
 
 def _cached_encoding() -> Path:
@@ -109,10 +109,10 @@ def _cached_encoding() -> Path:
     if not archive.is_file():
         raise DataUnavailableError(
             f"Could not load IMDB: Keras's loader is unavailable (no cache, no download) and the "
-            f"archive {course_config.IMDB_ARCHIVE} is not at {archive}. Set COURSE_DATA_DIR to the "
+            f"archive {config.IMDB_ARCHIVE} is not at {archive}. Set COURSE_DATA_DIR to the "
             f"folder that holds it, or put imdb.npz and imdb_word_index.json in ~/.keras/datasets."
         )
-    cache = course_config.CACHE_DIR / f"imdb-{sources.sha256(archive)[:16]}-v{CACHE_FORMAT}.npz"
+    cache = config.CACHE_DIR / f"imdb-{sources.sha256(archive)[:16]}-v{CACHE_FORMAT}.npz"
     return sources.checksummed_cache(cache, lambda: _encode_archive(archive))
 
 
@@ -136,7 +136,7 @@ def _encode_archive(archive: Path) -> dict[str, np.ndarray]:
     except (tarfile.TarError, EOFError, OSError, UnicodeDecodeError, ValueError) as error:
         raise DataUnavailableError(
             f"The IMDB archive at {archive} is corrupt or not the labeled aclImdb v1 archive "
-            f"({error}). Replace it with a fresh copy of {course_config.IMDB_ARCHIVE}."
+            f"({error}). Replace it with a fresh copy of {config.IMDB_ARCHIVE}."
         ) from error
 
     ordered = {key: [tokens for _, tokens in sorted(reviews)] for key, reviews in texts.items()}

@@ -3,12 +3,12 @@
 `load_mnist()` returns `(x_train, y_train), (x_test, y_test)`: x uint8 of shape (n, 28, 28),
 y uint8 of shape (n,), 60,000 training and 10,000 test images.
 
-Sources, in order, chosen once per process (`course_config.MNIST_SOURCE`, environment variable
-COURSE_MNIST_SOURCE: "auto", the default, or "keras" or "archive" to force one):
+Sources, in order, chosen once per process (`config.MNIST_SOURCE` from labtools/settings.py,
+environment variable COURSE_MNIST_SOURCE: "auto", the default, or "keras" or "archive" to force one):
 1. Keras's own loader: its cache ($KERAS_HOME or ~/.keras, datasets/mnist.npz) or its download.
-2. The four original IDX files in `course_config.DATA_DIR / "mnist"` (train-images-idx3-ubyte.gz,
+2. The four original IDX files in `config.DATA_DIR / "mnist"` (train-images-idx3-ubyte.gz,
    train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz), parsed
-   once by `read_idx` and cached, checksummed, in `course_config.CACHE_DIR`.
+   once by `read_idx` and cached, checksummed, in `config.CACHE_DIR`.
 
 Differences between the two sources: none. Keras's mnist.npz holds the arrays of these IDX files
 in the same order, with the same dtypes and shapes.
@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-import course_config
 from labtools import sources
+from labtools.settings import config
 from labtools.sources import DataUnavailableError
 
 CACHE_FORMAT = 1
@@ -53,7 +53,7 @@ def load_mnist() -> Splits:
 
 
 def data_folder() -> Path:
-    return course_config.DATA_DIR / SUBFOLDER
+    return config.DATA_DIR / SUBFOLDER
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -95,7 +95,7 @@ def _source() -> str:
     """Pick Keras or the IDX files once per process."""
     global _chosen_source
     if _chosen_source is None:
-        _chosen_source = sources.choose_source(course_config.MNIST_SOURCE, "COURSE_MNIST_SOURCE", ["mnist.npz"])
+        _chosen_source = sources.choose_source(config.MNIST_SOURCE, "COURSE_MNIST_SOURCE", ["mnist.npz"])
     return _chosen_source
 
 
@@ -112,7 +112,7 @@ def _cached_arrays() -> Path:
             f"or put mnist.npz in ~/.keras/datasets."
         )
     key = hashlib.sha256("".join(sources.sha256(path) for path in paths.values()).encode()).hexdigest()[:16]
-    cache = course_config.CACHE_DIR / f"mnist-{key}-v{CACHE_FORMAT}.npz"
+    cache = config.CACHE_DIR / f"mnist-{key}-v{CACHE_FORMAT}.npz"
     return sources.checksummed_cache(cache, lambda: _parse(paths))
 
 

@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-import course_config
+from labtools.settings import config
 
 KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 
@@ -38,7 +38,7 @@ def keras_files_available(names: list[str]) -> bool:
     import keras
 
     previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(course_config.KERAS_DOWNLOAD_TIMEOUT_S)
+    socket.setdefaulttimeout(config.KERAS_DOWNLOAD_TIMEOUT_S)
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # Keras prints "Downloading data from ..."
             for name in names:
