@@ -28,7 +28,10 @@ SOLUTION_DIR = "solutions"
 SUBMITTED_DIR = "submitted"
 AUTOGRADED_DIR = "autograded"
 FEEDBACK_DIR = "feedback"
-GRADEBOOK_URL = f"sqlite:///{ROOT / 'gradebook.db'}"
+# Seconds SQLite waits for another grading worker's write before "database is locked" (its default
+# is 5 s; one autograde holds the write lock for well under a second).
+GRADEBOOK_TIMEOUT_S = 60
+GRADEBOOK_URL = f"sqlite:///{ROOT / 'gradebook.db'}?timeout={GRADEBOOK_TIMEOUT_S}"
 # nbgrader's exchange, where `release_assignment` puts labs and `submit` leaves submissions.
 # A shared server uses a folder all users can reach (nbgrader's default: /srv/nbgrader/exchange).
 EXCHANGE_DIR = Path(os.environ.get("COURSE_EXCHANGE_DIR", ROOT / "exchange"))
@@ -98,6 +101,9 @@ MAX_OUTPUT_BYTES_PER_CELL = int(_number("COURSE_MAX_OUTPUT_BYTES", 1_000_000))  
 MAX_MESSAGE_BYTES = 16 * 2**20
 # The executed notebook kept for feedback: outputs past this size are dropped, with a note.
 MAX_EXECUTED_NOTEBOOK_BYTES = 8 * 2**20
+# When Gradescope shows each check's result to students: "visible", "after_due_date",
+# "after_published" or "hidden" (Gradescope's values); a check may set its own (`@check(visibility=...)`).
+GRADESCOPE_VISIBILITY = "visible"
 # Student code runs as this user (a name, or a bare uid), in its own namespaces, when the grader
 # runs as root (see autograder/sandbox.py).
 SANDBOX_USER = os.environ.get("COURSE_SANDBOX_USER", "nobody")

@@ -11,7 +11,6 @@ submission is reported (a hung worker is replaced) and the batch goes on.
 from __future__ import annotations
 
 import json
-import os
 import queue
 import select
 import subprocess
@@ -25,8 +24,8 @@ import psutil
 from tqdm import tqdm
 
 import course_config
-from autograder import grader_data
-from autograder.course import Course
+from autograder import grader_data, resources
+from autograder.course import Course, nbgrader_environment
 
 # A last resort per student: the notebook's ceiling, every check's calls, start-up.
 STUDENT_TIMEOUT_S = course_config.NOTEBOOK_TIMEOUT_S + 900
@@ -48,13 +47,13 @@ class StudentResult:
 
 
 def choose_workers(requested: int, submissions: int) -> int:
-    """Workers that fit in free memory and cores (at least one); `requested` > 0 overrides."""
+    """Workers that fit in free memory and cores (at least one), a container's cgroup limits
+    included; `requested` > 0 overrides."""
     if requested > 0:
         return requested
-    free_gb = psutil.virtual_memory().available / 2**30
+    free_gb = min(psutil.virtual_memory().available / 2**30, resources.usable_memory_gb())
     by_memory = int(free_gb // course_config.MEMORY_PER_SUBMISSION_GB)
-    by_cores = os.cpu_count() or 1
-    return max(1, min(by_memory, by_cores, submissions))
+    return max(1, min(by_memory, resources.cpu_count(), submissions))
 
 
 class Worker:
@@ -62,7 +61,7 @@ class Worker:
 
     def __init__(self, course: Course, assignment: str, threads: int, log: Path):
         self.args = [sys.executable, "-I", "-m", "autograder.worker", str(course.root), assignment]
-        self.env = {**os.environ, "COURSE_NUM_THREADS": str(threads)}
+        self.env = nbgrader_environment({"COURSE_NUM_THREADS": str(threads)})
         self.log = log
         self.process: subprocess.Popen | None = None
 
@@ -119,18 +118,30 @@ def result_of(course: Course, assignment: str, outcome: dict, seconds: float) ->
 
 
 def autograde_all(course: Course, assignment: str, workers: int = course_config.BATCH_WORKERS,
-                  students: list[str] | None = None) -> list[StudentResult]:
-    """Autograde the lab for every submitted student (or the ones named)."""
+                  students: list[str] | None = None, force: bool = False) -> list[StudentResult]:
+    """Autograde the lab for the students named (regraded), or for every submitted student not
+    graded since their last submission (all of them with `force`). Hand grades of unchanged
+    answers are kept (hand_grades.py)."""
     submitted = course.submitted_students(assignment)
-    students = [s for s in submitted if s in students] if students is not None else submitted
+    if students is not None:
+        missing = sorted(set(students) - set(submitted))
+        if missing:
+            raise FileNotFoundError(f"No submission of {assignment} from {', '.join(missing)} in "
+                                    f"{course.root / course_config.SUBMITTED_DIR}: run `course collect` first.")
+        students = [s for s in submitted if s in students]
+    else:
+        students = [s for s in submitted if force or course.needs_grading(assignment, s)]
+        if len(students) < len(submitted):
+            print(f"{len(submitted) - len(students)} submissions of {assignment} are graded already "
+                  "(--force regrades them).")
     if not students:
-        print(f"No submissions of {assignment} in {course.root / course_config.SUBMITTED_DIR}.")
+        print(f"No submissions of {assignment} to grade in {course.root / course_config.SUBMITTED_DIR}.")
         return []
     problem = grader_data.prepare(assignment)  # once, before workers would each build the caches
     if problem:
         print(problem)
     workers = choose_workers(workers, len(students))
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    threads = max(1, resources.cpu_count() // workers)
     print(f"Autograding {len(students)} submissions of {assignment}: {workers} workers × {threads} threads")
     logs = course_config.ROOT / "build" / "logs"
     logs.mkdir(parents=True, exist_ok=True)

@@ -1,9 +1,11 @@
 """The instructor's cycle, as nbgrader's own commands on a course directory.
 
-    setup → generate → release → (students fetch and submit) → collect → autograde → feedback → export
+    setup → generate → release → (students fetch and submit) → collect → autograde → feedback
+    → release-feedback → export
 
 Every step is safe to rerun: nbgrader's `update_or_create` gradebook calls, `--force` and
-`--update` regenerate or replace in place, and the export overwrites its files.
+`--update` regenerate or replace in place, and the export overwrites its files. Each step takes
+the labs it works on (default: every lab in course_config.ASSIGNMENTS).
 """
 
 from __future__ import annotations
@@ -27,6 +29,18 @@ class NbgraderError(RuntimeError):
     pass
 
 
+def gradebook_url(database: Path) -> str:
+    return f"sqlite:///{database}?timeout={course_config.GRADEBOOK_TIMEOUT_S}"
+
+
+def nbgrader_environment(extra: dict | None = None) -> dict[str, str]:
+    """The environment for nbgrader: its gradebook runs `alembic` by name, so this Python's bin
+    folder comes first on PATH whether or not a virtual environment is activated."""
+    env = {**os.environ, **(extra or {})}
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", os.defpath)])
+    return env
+
+
 class Course:
     """An nbgrader course directory (by default this repository) and its gradebook."""
 
@@ -34,9 +48,9 @@ class Course:
         self.root = Path(root)
         self.db_url = (
             course_config.GRADEBOOK_URL if self.root == course_config.ROOT
-            else f"sqlite:///{self.root / 'gradebook.db'}"
+            else gradebook_url(self.root / "gradebook.db")
         )
-        self.exchange = Path(exchange or course_config.EXCHANGE_DIR)
+        self.exchange = Path(exchange or os.environ.get("COURSE_EXCHANGE_DIR") or self.root / "exchange")
 
     def path(self, step: str, assignment: str, student: str = ".") -> Path:
         return self.root / step / student / assignment
@@ -47,37 +61,74 @@ class Course:
             sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={self.root}",
             f"--CourseDirectory.db_url={self.db_url}", f"--Exchange.root={self.exchange}",
         ]
-        result = subprocess.run(
-            command, cwd=course_config.ROOT, env={**os.environ, **(env or {})},
-            capture_output=True, text=True, timeout=timeout,
-        )
+        result = subprocess.run(command, cwd=course_config.ROOT, env=nbgrader_environment(env),
+                                capture_output=True, text=True, timeout=timeout)
         if result.returncode != 0:
             raise NbgraderError(f"nbgrader {' '.join(args)} failed:\n{result.stderr[-3000:]}")
         return result.stdout + result.stderr
 
     # --- the cycle -------------------------------------------------------------------------------
 
-    def setup(self, roster: Path = course_config.ROSTER_CSV) -> None:
-        """Add every lab (with its due date) and the roster's students to the gradebook."""
-        for assignment in course_config.ASSIGNMENTS:
-            due = course_config.DUE_DATES.get(assignment)
-            self.nbgrader("db", "assignment", "add", assignment, *([f"--duedate={due}"] if due else []))
+    def setup(self, roster: Path = course_config.ROSTER_CSV, assignments: list[str] = course_config.ASSIGNMENTS) -> None:
+        """Add the labs (with their due dates) and the roster's students to the gradebook, and make
+        the exchange folder students submit to."""
         if not Path(roster).is_file():
             raise FileNotFoundError(f"No roster at {roster}: a CSV with columns id,first_name,last_name,email.")
+        for assignment in assignments:
+            due = course_config.DUE_DATES.get(assignment)
+            self.nbgrader("db", "assignment", "add", assignment, *([f"--duedate={due}"] if due else []))
         self.nbgrader("db", "student", "import", str(roster))
+        self.make_exchange()
+        self.write_student_config()
 
-    def generate(self) -> None:
-        """Student versions of every lab (nbgrader), plus each lab's CI grading workflow."""
-        for assignment in course_config.ASSIGNMENTS:
+    def write_student_config(self) -> Path:
+        """nbgrader's settings for the students' Jupyter servers (their Assignments tab): copy the
+        file to /etc/jupyter/nbgrader_config.py in the single-user image."""
+        target = self.root / "build" / "jupyterhub" / "nbgrader_config.py"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(
+            "# nbgrader settings for students' servers (written by `python -m autograder course setup`).\n"
+            "c = get_config()  # noqa: F821\n"
+            f"c.CourseDirectory.course_id = {course_config.COURSE_ID!r}\n"
+            f"c.Exchange.root = {str(self.exchange)!r}\n"
+        )
+        return target
+
+    def make_exchange(self) -> Path:
+        """nbgrader's exchange: every student writes into it, so it is world-writable (nbgrader's docs)."""
+        self.exchange.mkdir(parents=True, exist_ok=True)
+        try:
+            self.exchange.chmod(0o777)
+        except PermissionError:  # an exchange made by an administrator already
+            pass
+        return self.exchange
+
+    def generate(self, assignments: list[str] = course_config.ASSIGNMENTS) -> None:
+        """Student versions of the labs (nbgrader), with each lab's student files and practice workflow."""
+        for assignment in assignments:
+            source = self.path(course_config.SOURCE_DIR, assignment) / f"{assignment}.ipynb"
+            if not source.is_file():
+                raise FileNotFoundError(f"No source notebook for {assignment} at {source}.")
+        # nbgrader's --force removes the old release before it writes the new one: first make sure
+        # the gradebook opens (this is where a missing `alembic` or a locked database shows).
+        self.nbgrader("db", "assignment", "list")
+        from autograder.student_files import write_student_files
+
+        for assignment in assignments:
             self.nbgrader("generate_assignment", assignment, "--force")
-            ci_templates.write_workflow(self.path(course_config.RELEASE_DIR, assignment), assignment)
+            release = self.path(course_config.RELEASE_DIR, assignment)
+            write_student_files(release, assignment)
+            ci_templates.write_workflow(release, assignment)
 
-    def release(self, lms_dir: Path | None = None) -> list[Path]:
-        """Release every lab to the exchange, and as a zip per lab for courses that use an LMS."""
+    def release(self, assignments: list[str] = course_config.ASSIGNMENTS, lms_dir: Path | None = None) -> list[Path]:
+        """Release the labs to the exchange, and as a zip per lab for courses that use an LMS."""
         zips = []
         lms_dir = Path(lms_dir or self.root / "lms")
         lms_dir.mkdir(parents=True, exist_ok=True)
-        for assignment in course_config.ASSIGNMENTS:
+        self.make_exchange()
+        for assignment in assignments:
+            if not self.path(course_config.RELEASE_DIR, assignment).is_dir():
+                raise FileNotFoundError(f"{assignment} has no student version yet: run `course generate` first.")
             self.nbgrader("release_assignment", assignment, "--force")
             archive = shutil.make_archive(str(lms_dir / assignment), "zip",
                                           self.path(course_config.RELEASE_DIR, assignment).parent, assignment)
@@ -95,15 +146,30 @@ class Course:
         folder = self.root / course_config.SUBMITTED_DIR
         return sorted(p.parent.name for p in folder.glob(f"*/{assignment}") if p.is_dir())
 
+    def needs_grading(self, assignment: str, student: str) -> bool:
+        """nbgrader's own rule without --force: not autograded yet, or submitted again since."""
+        submitted = self.path(course_config.SUBMITTED_DIR, assignment, student)
+        autograded = self.path(course_config.AUTOGRADED_DIR, assignment, student)
+        if not autograded.is_dir():
+            return True
+        newest = max((p.stat().st_mtime for p in submitted.rglob("*") if p.is_file()), default=0.0)
+        return newest > autograded.stat().st_mtime
+
     def feedback(self, assignment: str) -> None:
         self.nbgrader("generate_feedback", assignment, "--force")
 
-    def export(self, out_dir: Path) -> Path:
+    def release_feedback(self, assignment: str) -> None:
+        """Put the feedback where students fetch it (`nbgrader fetch_feedback`, or the Assignments tab)."""
+        self.make_exchange()
+        self.nbgrader("release_feedback", assignment)
+
+    def export(self, out_dir: Path, assignments: list[str] = course_config.ASSIGNMENTS) -> Path:
         """nbgrader's grades CSV, plus one Gradescope results.json per student and lab."""
         out_dir.mkdir(parents=True, exist_ok=True)
         csv = out_dir / "grades.csv"
-        self.nbgrader("export", f"--to={csv}")
-        for assignment in course_config.ASSIGNMENTS:
+        self.nbgrader("export", f"--to={csv}", *([f"--assignment={','.join(assignments)}"]
+                                                 if set(assignments) != set(course_config.ASSIGNMENTS) else []))
+        for assignment in assignments:
             for student, report in self.grade_reports(assignment).items():
                 target = out_dir / "gradescope" / assignment / student / "results.json"
                 target.parent.mkdir(parents=True, exist_ok=True)

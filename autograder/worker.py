@@ -24,15 +24,13 @@ def warm_up(assignment: str) -> None:
             getattr(checks, name)()
 
 
-def nbgrader_api(root: Path):
+def nbgrader_api(course):
     from nbgrader.apps import NbGraderAPI
     from traitlets.config import Config
 
     import course_config
     from autograder import nbgrader_settings
-    from autograder.course import Course
 
-    course = Course(root)
     config = Config()
     nbgrader_settings.configure(config)
     config.CourseDirectory.root = str(course.root)
@@ -43,14 +41,23 @@ def nbgrader_api(root: Path):
 
 
 def main(root: str, assignment: str) -> int:
-    api = nbgrader_api(Path(root))
+    import course_config
+    from autograder import hand_grades
+    from autograder.course import Course
+
+    course = Course(Path(root))
+    api = nbgrader_api(course)
     threading.Thread(target=warm_up, args=(assignment,), daemon=True).start()
     for line in sys.stdin:
         student = line.strip()
         if not student:
             continue
         started, cpu = time.monotonic(), time.process_time()
+        autograded = course.path(course_config.AUTOGRADED_DIR, assignment, student)
+        reviewed = hand_grades.reviewed_cells(course.db_url, course_config.COURSE_ID, assignment, student, autograded)
         result = api.autograde(assignment, student, force=True, create=True)
+        if result.get("success"):
+            hand_grades.restore(course.db_url, course_config.COURSE_ID, assignment, student, autograded, reviewed)
         error = "" if result.get("success") else (result.get("error") or result.get("log") or "")[-2000:]
         # The grader's own CPU time (all its threads, not the student's kernel): its cost per submission.
         print(json.dumps({"student": student, "success": bool(result.get("success")), "error": error,

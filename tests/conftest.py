@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import sys
 import tarfile
 import tempfile
 from contextlib import contextmanager
@@ -84,14 +83,6 @@ def tiny_data() -> Path:
 def tiny_data_for_module() -> Path:
     with tiny_data_environment() as data_dir:
         yield data_dir
-
-
-@pytest.fixture(scope="session", autouse=True)
-def venv_on_path():
-    """nbgrader runs helper programs (alembic) by name: make the interpreter's bin folder findable."""
-    bin_dir = str(Path(sys.executable).parent)
-    if bin_dir not in os.environ["PATH"].split(os.pathsep):
-        os.environ["PATH"] = bin_dir + os.pathsep + os.environ["PATH"]
 
 
 @contextmanager

@@ -1,0 +1,104 @@
+"""Every `course` step through the wrapper, from a fresh shell: no virtual environment on PATH."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from nbgrader.api import Gradebook
+
+import course_config
+from autograder.course import Course
+from autograder.demo import DEMO_ROSTER, student_submits
+from autograder.samples import make_sample
+from autograder.worker import nbgrader_api
+
+ASSIGNMENT = "imdb_sentiment"
+HAND_GRADED = "written_answer"  # the lab's 2-point written answer, graded by hand
+PLAIN_PATH = "/usr/bin:/bin"
+
+
+def course_step(root: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "autograder", "course", *args, "--root", str(root)],
+                          cwd=root, env={**os.environ, "PATH": PLAIN_PATH}, capture_output=True, text=True)
+
+
+def ok(run: subprocess.CompletedProcess) -> str:
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    return run.stdout
+
+
+@pytest.fixture
+def root(tmp_path) -> Path:
+    shutil.copytree(course_config.ROOT / course_config.SOURCE_DIR, tmp_path / course_config.SOURCE_DIR)
+    return tmp_path
+
+
+def hand_grade(course: Course) -> tuple[float | None, bool]:
+    with Gradebook(course.db_url, course_config.COURSE_ID) as gradebook:
+        grade = gradebook.find_grade(HAND_GRADED, ASSIGNMENT, ASSIGNMENT, "ada")
+        return grade.manual_score, grade.needs_manual_grade
+
+
+def test_every_step_for_one_lab_without_the_venv_on_path(tiny_data, root):
+    course = Course(root)
+    ok(course_step(root, "setup", "--assignment", ASSIGNMENT, "--roster", str(DEMO_ROSTER)))
+    with Gradebook(course.db_url, course_config.COURSE_ID) as gradebook:
+        assert [a.name for a in gradebook.assignments] == [ASSIGNMENT]
+    student_config = (root / "build" / "jupyterhub" / "nbgrader_config.py").read_text()
+    assert repr(str(root / "exchange")) in student_config and course_config.COURSE_ID in student_config
+
+    ok(course_step(root, "generate", "--assignment", ASSIGNMENT))
+    assert sorted(p.name for p in (root / course_config.RELEASE_DIR).iterdir()) == [ASSIGNMENT]
+    ok(course_step(root, "release", "--assignment", ASSIGNMENT))
+    assert sorted(p.name for p in (root / "lms").iterdir()) == [f"{ASSIGNMENT}.zip"]
+
+    student_submits(course, ASSIGNMENT, "ada", make_sample(ASSIGNMENT, "blank"))
+    ok(course_step(root, "collect", "--assignment", ASSIGNMENT))
+    ok(course_step(root, "autograde", "--assignment", ASSIGNMENT))
+    autograded = course.path(course_config.AUTOGRADED_DIR, ASSIGNMENT, "ada")
+    with Gradebook(course.db_url, course_config.COURSE_ID) as gradebook:  # the instructor grades by hand
+        grade = gradebook.find_grade(HAND_GRADED, ASSIGNMENT, ASSIGNMENT, "ada")
+        grade.manual_score, grade.needs_manual_grade = 1.0, False
+        gradebook.db.commit()
+    graded_at = autograded.stat().st_mtime
+
+    assert "graded already" in ok(course_step(root, "autograde", "--assignment", ASSIGNMENT))
+    assert autograded.stat().st_mtime == graded_at, "an unchanged submission is not graded again"
+    ok(course_step(root, "autograde", "--assignment", ASSIGNMENT, "--student", "ada"))
+    assert autograded.stat().st_mtime > graded_at
+    assert hand_grade(course) == (1.0, False), "regrading keeps the hand grade of an unchanged answer"
+    missing = course_step(root, "autograde", "--assignment", ASSIGNMENT, "--student", "nobody")
+    assert missing.returncode == 1 and "No submission of imdb_sentiment from nobody" in missing.stderr
+
+    ok(course_step(root, "feedback", "--assignment", ASSIGNMENT))
+    ok(course_step(root, "release-feedback", "--assignment", ASSIGNMENT))
+    assert list((root / "exchange" / course_config.COURSE_ID / "feedback").glob("*.html"))
+    ok(course_step(root, "export", "--assignment", ASSIGNMENT))
+    rows = list(csv.DictReader((root / "export" / "grades.csv").open()))
+    assert {row["assignment"] for row in rows} == {ASSIGNMENT}
+    assert float(next(r for r in rows if r["student_id"] == "ada")["raw_score"]) == 1.0  # blank + hand grade
+    ok(course_step(root, "workflow"))
+    assert (root / ".github" / "workflows" / "grade-submissions.yml").is_file()
+
+    # The formgrader's Autograde button calls nbgrader's API from the Jupyter server's event loop.
+    async def formgrader_autograde() -> dict:
+        return nbgrader_api(course).autograde(ASSIGNMENT, "ada")
+
+    result = asyncio.run(formgrader_autograde())
+    assert result["success"], result.get("error") or result.get("log")
+
+
+def test_generate_leaves_the_release_alone_when_the_gradebook_cannot_open(root):
+    ok(course_step(root, "generate", "--assignment", ASSIGNMENT))
+    release = root / course_config.RELEASE_DIR / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    (root / "gradebook.db").write_text("not a database")
+    failed = course_step(root, "generate", "--assignment", ASSIGNMENT)
+    assert failed.returncode == 1 and "nbgrader db assignment list failed" in failed.stderr
+    assert release.is_file(), "nothing is deleted before the step is known to run"
