@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+import course_config
+
 
 @dataclass
 class CheckResult:
@@ -13,6 +15,7 @@ class CheckResult:
     points: float
     score: float
     message: str = ""
+    visibility: str | None = None  # Gradescope's; None: as the lab's check table says
 
     @property
     def passed(self) -> bool:
@@ -48,11 +51,15 @@ class GradeReport:
     def to_gradescope(self) -> dict:
         """Gradescope's autograder results format."""
         notes = "\n".join(self.notes + [f"Changed by the student: {t}" for t in self.tampering])
+        visibility = self._visibilities()
         return {
             "score": self.score,
             "max_score": self.max_score,
             "execution_time": round(self.execution_seconds, 1),
             "output": f"Notebook execution: {self.execution_status}.\n{notes}".strip(),
+            "visibility": course_config.GRADESCOPE_VISIBILITY,
+            "stdout_visibility": "hidden",  # the grader's log, for instructors
+            "extra_data": {"execution_status": self.execution_status, "peak_memory_gb": self.peak_memory_gb},
             "tests": [
                 {
                     "name": check.description,
@@ -62,10 +69,24 @@ class GradeReport:
                     "status": "passed" if check.passed else "failed",
                     "output": check.message,
                     "tags": [check.cell],
+                    "visibility": visibility[check.name],
                 }
                 for check in self.checks
             ],
         }
+
+    def _visibilities(self) -> dict[str, str]:
+        """Each check's visibility: its own, else the lab's check table's, else the course default."""
+        table = {}
+        if any(check.visibility is None for check in self.checks):
+            from autograder.checks import read_check_specs
+
+            try:
+                table = {spec.name: spec.visibility for spec in read_check_specs(self.assignment)}
+            except ValueError:  # not a lab of this course
+                pass
+        return {check.name: check.visibility or table.get(check.name, course_config.GRADESCOPE_VISIBILITY)
+                for check in self.checks}
 
     def to_dict(self) -> dict:
         return {**asdict(self), "score": self.score, "max_score": self.max_score}

@@ -1,9 +1,11 @@
 """Hidden checks, one module per lab: `autograder/checks/<assignment>.py`.
 
 Each check is a pytest test decorated with `@check(points=..., cell=...)`: its points and the
-nbgrader test cell (grade id) whose score it counts towards. The grader reads this table from
-the module's source (`read_check_specs`) without importing it, so the points it awards come from
-the grader's own copy of the checks, never from the process that ran student code.
+nbgrader test cell (grade id) whose score it counts towards; optionally `visibility=...`, when
+Gradescope shows its result to students (default: `course_config.GRADESCOPE_VISIBILITY`). The
+grader reads this table from the module's source (`read_check_specs`) without importing it, so
+the points it awards come from the grader's own copy of the checks, never from the process that
+ran student code.
 """
 
 from __future__ import annotations
@@ -13,15 +15,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import course_config
+
 CHECKS_DIR = Path(__file__).resolve().parent
 
 
-def check(points: float, cell: str) -> Callable:
-    """Declare a hidden check's points and the nbgrader test cell it belongs to."""
+# Gradescope's values: never shown to students, after the due date, after grades are published, always.
+VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
+
+
+def check(points: float, cell: str, visibility: str | None = None) -> Callable:
+    """Declare a hidden check's points, the nbgrader test cell it belongs to, and optionally when
+    Gradescope shows it to students."""
 
     def mark(function: Callable) -> Callable:
         function.check_points = points
         function.check_cell = cell
+        function.check_visibility = visibility or course_config.GRADESCOPE_VISIBILITY
         return function
 
     return mark
@@ -33,6 +43,7 @@ class CheckSpec:
     points: float
     cell: str
     description: str
+    visibility: str = course_config.GRADESCOPE_VISIBILITY
 
 
 def check_module_path(assignment: str) -> Path:
@@ -64,5 +75,9 @@ def read_check_specs(assignment: str) -> list[CheckSpec]:
             if isinstance(decorator, ast.Call) and getattr(decorator.func, "id", None) == "check":
                 arguments = {kw.arg: ast.literal_eval(kw.value) for kw in decorator.keywords}
                 doc = (ast.get_docstring(node) or node.name).strip().splitlines()[0]
-                specs.append(CheckSpec(node.name, float(arguments["points"]), arguments["cell"], doc))
+                visibility = arguments.get("visibility", course_config.GRADESCOPE_VISIBILITY)
+                if visibility not in VISIBILITIES:
+                    raise ValueError(f"{node.name}: visibility {visibility!r} is not one of {VISIBILITIES}")
+                points = float(arguments["points"])
+                specs.append(CheckSpec(node.name, points, arguments["cell"], doc, visibility))
     return specs
