@@ -1,11 +1,15 @@
-"""The GitHub Actions workflow shipped with each lab's release (grading in student repositories)."""
+"""The practice workflow shipped with each lab's release (runs in students' repositories).
+
+It has no secrets and never sees the hidden checks: official grades come from the instructor's
+own workflow (github.py).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-TEMPLATE = Path(__file__).resolve().parent / "templates" / "github-workflow.yml"
-WORKFLOW_PATH = Path(".github") / "workflows" / "autograde.yml"
+TEMPLATE = Path(__file__).resolve().parent / "templates" / "student-practice.yml"
+WORKFLOW_PATH = Path(".github") / "workflows" / "practice-run.yml"
 
 
 def render_workflow(assignment: str) -> str:
@@ -18,12 +22,3 @@ def write_workflow(release_dir: Path, assignment: str) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(render_workflow(assignment))
     return target
-
-
-def grading_command(assignment: str) -> str:
-    """The workflow's grading step, as a shell command (tests run it locally)."""
-    import yaml
-
-    workflow = yaml.safe_load(render_workflow(assignment))
-    (step,) = [s for s in workflow["jobs"]["grade"]["steps"] if s.get("name") == "Grade"]
-    return step["run"]

@@ -1,8 +1,11 @@
 """Command line of the course grader.
 
     python -m autograder grade SUBMISSION.ipynb --assignment NAME [--json OUT.json] [--executed OUT.ipynb]
-    python -m autograder course setup|generate|release|collect|autograde|feedback|export [--assignment NAME]
-    python -m autograder gradescope --assignment NAME --out autograder.zip
+    python -m autograder course setup|generate|release|collect|autograde|feedback|release-feedback|export
+                                [--assignment NAME] [--student ID] [--force]
+    python -m autograder course workflow         (the instructor's GitHub Actions grading workflow)
+    python -m autograder course gather --assignment NAME --results DIR   (its last job)
+    python -m autograder gradescope --assignment NAME --out autograder.zip [--timeout-minutes 40]
     python -m autograder calibrate --assignment NAME --seeds 30 --out FILE.json
     python -m autograder calibrate-timing --assignment NAME
     python -m autograder demo
@@ -21,7 +24,8 @@ import course_config
 from autograder.grade import grade_file
 
 EXIT_GRADED, EXIT_CANNOT_GRADE = 0, 2
-COURSE_STEPS = ("setup", "generate", "release", "collect", "autograde", "feedback", "export")
+COURSE_STEPS = ("setup", "generate", "release", "collect", "autograde", "feedback", "release-feedback", "export",
+                "workflow", "gather")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,16 +41,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     course = commands.add_parser("course", help="one step of the nbgrader cycle on this course")
     course.add_argument("step", choices=COURSE_STEPS)
-    course.add_argument("--assignment", choices=course_config.ASSIGNMENTS,
-                        help="the lab (collect, autograde, feedback); default: every lab")
+    course.add_argument("--assignment", choices=course_config.ASSIGNMENTS, help="the lab; default: every lab")
+    course.add_argument("--student", action="append", help="autograde: regrade this student (repeatable)")
+    course.add_argument("--force", action="store_true", help="autograde: regrade every submission")
     course.add_argument("--workers", type=int, default=course_config.BATCH_WORKERS,
                         help="autograde: submissions graded side by side (0: from free memory and cores)")
+    course.add_argument("--root", type=Path, default=course_config.ROOT, help="the course directory")
+    course.add_argument("--results", type=Path, help="gather: the matrix jobs' results (one folder per student)")
     course.add_argument("--roster", type=Path, default=course_config.ROSTER_CSV, help="setup: roster CSV")
-    course.add_argument("--out", type=Path, default=course_config.ROOT / "export", help="export: folder")
+    course.add_argument("--out", type=Path, help="export, gather: folder (default: export/ in the course)")
 
     gradescope = commands.add_parser("gradescope", help="build a Gradescope autograder zip")
     gradescope.add_argument("--assignment", required=True, choices=course_config.ASSIGNMENTS)
     gradescope.add_argument("--out", type=Path, required=True)
+    gradescope.add_argument("--timeout-minutes", type=int, default=40,
+                            help="the assignment's timeout in Gradescope's settings (at most 40)")
 
     calibrate = commands.add_parser("calibrate", help="train the reference over many seeds")
     calibrate.add_argument("--assignment", required=True, choices=course_config.ASSIGNMENTS)
@@ -70,7 +79,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "gradescope":
         from autograder.gradescope import build_autograder_zip
 
-        print(build_autograder_zip(args.assignment, args.out))
+        try:
+            print(build_autograder_zip(args.assignment, args.out, args.timeout_minutes))
+        except (ValueError, FileNotFoundError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
         return 0
     if args.command == "calibrate":
         from autograder.calibrate import write_calibration
@@ -106,26 +119,39 @@ def course_command(args: argparse.Namespace) -> int:
     from autograder.batch import autograde_all
     from autograder.course import Course, NbgraderError
 
-    course = Course()
+    course = Course(args.root)
     assignments = [args.assignment] if args.assignment else course_config.ASSIGNMENTS
+    if args.step in ("gather",) and not (args.assignment and args.results):
+        print("error: course gather needs --assignment and --results", file=sys.stderr)
+        return 2
     try:
         if args.step == "setup":
-            course.setup(args.roster)
+            course.setup(args.roster, assignments)
         elif args.step == "generate":
-            course.generate()
+            course.generate(assignments)
         elif args.step == "release":
-            for path in course.release():
+            for path in course.release(assignments):
                 print(f"LMS zip: {path}")
         elif args.step == "export":
-            print(course.export(args.out).read_text())
+            print(course.export(args.out or course.root / "export", assignments).read_text())
+        elif args.step == "workflow":
+            from autograder import github
+
+            print(github.write_grading_workflow(course.root))
+        elif args.step == "gather":
+            from autograder import github
+
+            print(github.gather(course, args.assignment, args.results, args.roster, args.out or course.root / "export").read_text())
         else:
             for assignment in assignments:
                 if args.step == "collect":
                     course.collect(assignment)
                 elif args.step == "autograde":
-                    autograde_all(course, assignment, args.workers)
-                else:
+                    autograde_all(course, assignment, args.workers, args.student, args.force)
+                elif args.step == "feedback":
                     course.feedback(assignment)
+                else:
+                    course.release_feedback(assignment)
     except (NbgraderError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
