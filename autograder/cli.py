@@ -121,7 +121,7 @@ def course_command(args: argparse.Namespace) -> int:
 
     course = Course(args.root)
     assignments = [args.assignment] if args.assignment else course_config.ASSIGNMENTS
-    if args.step in ("gather",) and not (args.assignment and args.results):
+    if args.step == "gather" and not (args.assignment and args.results):
         print("error: course gather needs --assignment and --results", file=sys.stderr)
         return 2
     try:

@@ -86,9 +86,12 @@ def read_precomputed(folder: Path, nb: NotebookNode, assignment: str, name: str)
         tests = {}
         report.notes = ["The grading job for this submission left no readable results: grade it again."]
     for spec in read_check_specs(assignment):
-        test = tests.get(spec.name, {})
-        score = min(max(float(test.get("score", 0.0)), 0.0), spec.points)
-        message = str(test.get("output", "")) if test else "This check did not run."
+        test = tests.get(spec.name)
+        try:
+            score = min(max(float(test["score"]), 0.0), spec.points)
+            message = str(test.get("output", ""))
+        except (TypeError, KeyError, ValueError, AttributeError):
+            score, message = 0.0, "This check did not run."
         report.checks.append(CheckResult(spec.name, spec.cell, spec.description, spec.points, score, message[:600]))
     executed_path = folder / f"{name}.ipynb"
     executed = nbformat.read(executed_path, as_version=4) if executed_path.is_file() else nb

@@ -14,6 +14,12 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from nbgrader.apps import NbGraderAPI
+
+    from autograder.course import Course
 
 
 def warm_up(assignment: str) -> None:
@@ -24,7 +30,7 @@ def warm_up(assignment: str) -> None:
             getattr(checks, name)()
 
 
-def nbgrader_api(course):
+def nbgrader_api(course: Course) -> NbGraderAPI:
     from nbgrader.apps import NbGraderAPI
     from traitlets.config import Config
 

@@ -180,3 +180,23 @@ def test_matrix_jobs_then_gather_give_nbgrader_grades(tiny_data, tmp_path):
     assert "left no readable results" in reports["output"]
     feedback = course_root / course_config.FEEDBACK_DIR / "ada" / ASSIGNMENT / f"{ASSIGNMENT}.html"
     assert feedback.is_file() and "BEGIN HIDDEN TESTS" not in feedback.read_text()
+
+
+def test_gather_trusts_only_the_graders_table_of_checks(tmp_path):
+    """A job's report gives scores only: points and cells are the grader's, scores are clamped,
+    unknown checks are ignored, and an unreadable report is a zero with a note."""
+    from autograder.nbgrader_grading import read_precomputed
+
+    specs = read_check_specs(ASSIGNMENT)
+    blank = make_sample(ASSIGNMENT, "blank")
+    (tmp_path / "results.json").write_text(json.dumps({"output": "Notebook execution: completed.", "tests": [
+        {"number": specs[0].name, "score": 100, "output": ""},
+        {"number": specs[1].name, "score": "lots"},
+        {"number": "test_extra_points", "score": 50},
+    ]}))
+    report, executed = read_precomputed(tmp_path, blank, ASSIGNMENT, ASSIGNMENT)
+    assert report.score == specs[0].points and report.max_score == sum(s.points for s in specs)
+    assert executed is blank, "no executed notebook: the submission itself"
+    (tmp_path / "results.json").write_text("{not json")
+    report, _ = read_precomputed(tmp_path, blank, ASSIGNMENT, ASSIGNMENT)
+    assert report.score == 0 and "left no readable results" in report.notes[0]
