@@ -26,7 +26,8 @@ PLAIN_PATH = "/usr/bin:/bin"
 
 def course_step(root: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "autograder", "course", *args, "--root", str(root)],
-                          cwd=root, env={**os.environ, "PATH": PLAIN_PATH}, capture_output=True, text=True)
+                          cwd=root, env={**os.environ, "PATH": PLAIN_PATH, "PYTHONPATH": str(course_config.ROOT)},
+                          capture_output=True, text=True)
 
 
 def ok(run: subprocess.CompletedProcess) -> str:

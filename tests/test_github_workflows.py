@@ -23,6 +23,8 @@ from autograder.samples import make_sample
 ASSIGNMENT = "imdb_sentiment"
 BIN = Path(sys.executable).parent
 PLAIN_PATH = "/usr/bin:/bin"  # no virtual environment on PATH, as on a fresh shell
+# This checkout's code in subprocesses that run elsewhere (the venv's editable install may point at another).
+CHECKOUT = {"PYTHONPATH": str(course_config.ROOT)}
 
 
 def validate(*workflows: Path) -> subprocess.CompletedProcess:
@@ -155,7 +157,7 @@ def test_matrix_jobs_then_gather_give_nbgrader_grades(tiny_data, tmp_path):
         nbformat.write(make_sample(ASSIGNMENT, kind), folder / f"{ASSIGNMENT}.ipynb")
         (folder / "timestamp.txt").write_text("2026-12-18 23:50:00.000000 UTC")
     for student in ("ada", "ben"):  # cy's job never finished: no results
-        env = {**os.environ, "PATH": PLAIN_PATH, "ASSIGNMENT": ASSIGNMENT, "STUDENT": student, "AS_ROOT": ""}
+        env = {**os.environ, **CHECKOUT, "PATH": PLAIN_PATH, "ASSIGNMENT": ASSIGNMENT, "STUDENT": student, "AS_ROOT": ""}
         job = subprocess.run(["bash", "-c", grading_command()], cwd=workspace, env=env, capture_output=True, text=True)
         assert job.returncode == 0, job.stderr[-2000:]
     results = {s: json.loads((workspace / "results" / s / "results.json").read_text()) for s in ("ada", "ben")}
@@ -171,7 +173,7 @@ def test_matrix_jobs_then_gather_give_nbgrader_grades(tiny_data, tmp_path):
     gather = subprocess.run(
         [sys.executable, "-m", "autograder", "course", "gather", "--root", str(course_root), "--assignment",
          ASSIGNMENT, "--results", str(workspace / "results"), "--roster", str(tmp_path / "no-roster.csv")],
-        cwd=tmp_path, env={**os.environ, "PATH": PLAIN_PATH}, capture_output=True, text=True)
+        cwd=tmp_path, env={**os.environ, **CHECKOUT, "PATH": PLAIN_PATH}, capture_output=True, text=True)
     assert gather.returncode == 0, gather.stderr[-3000:]
     grades = {row["student_id"]: float(row["raw_score"])
               for row in csv.DictReader((course_root / "export" / "grades.csv").open())}
