@@ -95,12 +95,11 @@ class Course:
         return target
 
     def make_exchange(self) -> Path:
-        """nbgrader's exchange: every student writes into it, so it is world-writable (nbgrader's docs)."""
-        self.exchange.mkdir(parents=True, exist_ok=True)
-        try:
+        """nbgrader's exchange: every student writes into it, so a new one is world-writable
+        (nbgrader's docs); one that exists keeps the modes its administrator gave it."""
+        if not self.exchange.is_dir():
+            self.exchange.mkdir(parents=True)
             self.exchange.chmod(0o777)
-        except PermissionError:  # an exchange made by an administrator already
-            pass
         return self.exchange
 
     def generate(self, assignments: list[str] = course_config.ASSIGNMENTS) -> None:
@@ -147,13 +146,17 @@ class Course:
         return sorted(p.parent.name for p in folder.glob(f"*/{assignment}") if p.is_dir())
 
     def needs_grading(self, assignment: str, student: str) -> bool:
-        """nbgrader's own rule without --force: not autograded yet, or submitted again since."""
-        submitted = self.path(course_config.SUBMITTED_DIR, assignment, student)
+        """Not autograded yet, or submitted again since: autograde copies the submission's
+        timestamp.txt, so a different one in submitted/ is a newer submission (file times are not
+        used: collect keeps the time the student submitted, which may precede the last autograde)."""
+        submitted = self.path(course_config.SUBMITTED_DIR, assignment, student) / "timestamp.txt"
         autograded = self.path(course_config.AUTOGRADED_DIR, assignment, student)
         if not autograded.is_dir():
             return True
-        newest = max((p.stat().st_mtime for p in submitted.rglob("*") if p.is_file()), default=0.0)
-        return newest > autograded.stat().st_mtime
+        graded = autograded / "timestamp.txt"
+        if not (submitted.is_file() and graded.is_file()):
+            return True  # no way to tell: grade again
+        return submitted.read_text().strip() != graded.read_text().strip()
 
     def feedback(self, assignment: str) -> None:
         self.nbgrader("generate_feedback", assignment, "--force")
@@ -167,8 +170,8 @@ class Course:
         """nbgrader's grades CSV, plus one Gradescope results.json per student and lab."""
         out_dir.mkdir(parents=True, exist_ok=True)
         csv = out_dir / "grades.csv"
-        self.nbgrader("export", f"--to={csv}", *([f"--assignment={','.join(assignments)}"]
-                                                 if set(assignments) != set(course_config.ASSIGNMENTS) else []))
+        chosen = [f"--assignment={a}" for a in assignments] if set(assignments) != set(course_config.ASSIGNMENTS) else []
+        self.nbgrader("export", f"--to={csv}", *chosen)
         for assignment in assignments:
             for student, report in self.grade_reports(assignment).items():
                 target = out_dir / "gradescope" / assignment / student / "results.json"

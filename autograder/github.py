@@ -33,6 +33,8 @@ API = "https://api.github.com"
 WORKFLOW_PATH = Path(".github") / "workflows" / "grade-submissions.yml"
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "grade-submissions.yml"
 GRACE = timedelta(minutes=30)  # the scheduled run starts this long after a due date
+# Activities that move a branch (GitHub's activity_type values; a merged pull request counts).
+PUSHES = ("push", "force_push", "pr_merge", "merge_queue_merge")
 
 
 # --- dates and schedules ---------------------------------------------------------------------
@@ -76,7 +78,7 @@ def students_of(repositories: list[str], assignment: str) -> list[str]:
 def last_push_before(activities: list[dict], deadline: datetime, branch: str) -> dict | None:
     """The latest push to `branch` at or before the deadline, from the repository activity API."""
     pushes = [a for a in activities if a.get("ref") == f"refs/heads/{branch}"
-              and a.get("activity_type") in ("push", "force_push") and parse_time(a["timestamp"]) <= deadline]
+              and a.get("activity_type") in PUSHES and parse_time(a["timestamp"]) <= deadline]
     return max(pushes, key=lambda a: parse_time(a["timestamp"]), default=None)
 
 
@@ -91,21 +93,36 @@ class GitHub:
 
     def get(self, path: str, raw: bool = False, **query) -> bytes | list | dict:
         url = f"{self.base}{path}" + (f"?{urllib.parse.urlencode(query)}" if query else "")
+        body, _ = self._request(url, raw)
+        return body if raw else json.loads(body)
+
+    def pages(self, path: str, **query) -> list:
+        """Every item of a listing, following the Link header (the activity API pages by cursor)."""
+        url, items = f"{self.base}{path}?{urllib.parse.urlencode({'per_page': 100, **query})}", []
+        while url:
+            batch, url = self.page(url)
+            items += batch
+        return items
+
+    def page(self, url: str) -> tuple[list, str | None]:
+        body, link = self._request(url, raw=False)
+        return json.loads(body), next_link(link)
+
+    def _request(self, url: str, raw: bool) -> tuple[bytes, str]:
         request = urllib.request.Request(url, headers={
             "Authorization": f"Bearer {self.token}", "X-GitHub-Api-Version": "2022-11-28",
             "Accept": "application/vnd.github.raw" if raw else "application/vnd.github+json"})
         with urllib.request.urlopen(request, timeout=60) as response:
-            body = response.read()
-        return body if raw else json.loads(body)
+            return response.read(), response.headers.get("Link", "")
 
-    def pages(self, path: str, **query) -> list:
-        items, page = [], 1
-        while True:
-            batch = self.get(path, per_page=100, page=page, **query)
-            items += batch
-            if len(batch) < 100:
-                return items
-            page += 1
+
+def next_link(header: str) -> str | None:
+    """The rel="next" address of a Link header, or None on the last page."""
+    for part in header.split(","):
+        address, _, relation = part.partition(";")
+        if 'rel="next"' in relation:
+            return address.strip().strip("<>")
+    return None
 
 
 def fetch(github: GitHub, org: str, assignment: str, student: str, deadline: datetime, out: Path) -> Path | None:
@@ -153,16 +170,21 @@ def gather(course, assignment: str, results: Path, roster: Path, out: Path) -> P
         due = course_config.DUE_DATES.get(assignment)
         course.nbgrader("db", "assignment", "add", assignment, *([f"--duedate={due}"] if due else []))
     course.generate([assignment])
-    students = sorted(p.name for p in Path(results).iterdir() if (p / "submission").is_dir())
-    if not students:
-        raise FileNotFoundError(f"No graded submissions in {results}.")
-    for student in students:
-        target = course.path(course_config.SUBMITTED_DIR, assignment, student)
+    folders = sorted(p for p in Path(results).iterdir() if p.is_dir())  # one per job, whatever its end
+    if not folders:
+        raise FileNotFoundError(f"No grading jobs' results in {results}.")
+    submitted = [p.name for p in folders if (p / "submission" / f"{assignment}.ipynb").is_file()]
+    for folder in folders:
+        if folder.name not in submitted:  # nothing pushed before the deadline, or the fetch failed
+            course.nbgrader("db", "student", "add", folder.name)
+            continue
+        target = course.path(course_config.SUBMITTED_DIR, assignment, folder.name)
         shutil.rmtree(target, ignore_errors=True)
-        shutil.copytree(Path(results) / student / "submission", target)
-    course.nbgrader("autograde", assignment, "--force", "--create",
-                    env={PRECOMPUTED_RESULTS: str(Path(results).resolve())})
-    course.feedback(assignment)
+        shutil.copytree(folder / "submission", target)
+    if submitted:
+        course.nbgrader("autograde", assignment, "--force", "--create",
+                        env={PRECOMPUTED_RESULTS: str(Path(results).resolve())})
+        course.feedback(assignment)
     return course.export(out, [assignment])
 
 

@@ -16,6 +16,7 @@ kept in the notebook's metadata for the export.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -93,6 +94,25 @@ def read_precomputed(folder: Path, nb: NotebookNode, assignment: str, name: str)
         except (TypeError, KeyError, ValueError, AttributeError):
             score, message = 0.0, "This check did not run."
         report.checks.append(CheckResult(spec.name, spec.cell, spec.description, spec.points, score, message[:600]))
-    executed_path = folder / f"{name}.ipynb"
-    executed = nbformat.read(executed_path, as_version=4) if executed_path.is_file() else nb
-    return report, executed
+    return report, with_outputs_of(folder / f"{name}.ipynb", nb)
+
+
+def with_outputs_of(path: Path, nb: NotebookNode) -> NotebookNode:
+    """A copy of nbgrader's notebook (its cell types, metadata and locked sources are nbgrader's)
+    with the outputs the job recorded for its ungraded code cells, matched by cell id. Nothing
+    else of the job's notebook is kept: it is the student's file, which may carry forged metadata."""
+    executed = copy.deepcopy(nb)
+    for cell in executed.cells:
+        if cell.cell_type == "code":  # what the student's file stored is not what ran
+            cell.outputs, cell.execution_count = [], None
+    try:
+        recorded = {cell.get("id"): cell for cell in nbformat.read(path, as_version=4).cells
+                    if cell.get("cell_type") == "code" and cell.get("id")}
+    except Exception:  # no executed notebook (the job failed), or an unreadable one
+        return executed
+    for cell in executed.cells:
+        source = recorded.get(cell.get("id"))
+        if cell.cell_type == "code" and not is_grade(cell) and source is not None:
+            cell.outputs = source.get("outputs", [])
+            cell.execution_count = source.get("execution_count")
+    return executed

@@ -72,6 +72,11 @@ def test_every_step_for_one_lab_without_the_venv_on_path(tiny_data, root):
 
     assert "graded already" in ok(course_step(root, "autograde", "--assignment", ASSIGNMENT))
     assert autograded.stat().st_mtime == graded_at, "an unchanged submission is not graded again"
+    timestamp = course.path(course_config.SUBMITTED_DIR, ASSIGNMENT, "ada") / "timestamp.txt"
+    graded_timestamp = timestamp.read_text()
+    timestamp.write_text("2020-01-01 00:00:00.000000 UTC")  # another submission, even an older one
+    assert course.needs_grading(ASSIGNMENT, "ada")
+    timestamp.write_text(graded_timestamp)
     ok(course_step(root, "autograde", "--assignment", ASSIGNMENT, "--student", "ada"))
     assert autograded.stat().st_mtime > graded_at
     assert hand_grade(course) == (1.0, False), "regrading keeps the hand grade of an unchanged answer"

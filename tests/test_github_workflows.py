@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 import course_config
-from autograder import ci_templates, github
+from autograder import ci_templates, github, sandbox
 from autograder.checks import read_check_specs
 from autograder.samples import make_sample
 
@@ -96,7 +96,8 @@ def test_students_come_from_classroom_repository_names():
 
 PUSHES = [  # newest first, as the activity API answers
     {"ref": "refs/heads/main", "activity_type": "push", "timestamp": "2026-12-19T00:10:00Z", "after": "late"},
-    {"ref": "refs/heads/main", "activity_type": "force_push", "timestamp": "2026-12-18T23:50:00Z", "after": "last"},
+    {"ref": "refs/heads/main", "activity_type": "pr_merge", "timestamp": "2026-12-18T23:50:00Z", "after": "last"},
+    {"ref": "refs/heads/main", "activity_type": "branch_creation", "timestamp": "2026-12-18T23:51:00Z", "after": "x"},
     {"ref": "refs/heads/draft", "activity_type": "push", "timestamp": "2026-12-18T23:55:00Z", "after": "branch"},
     {"ref": "refs/heads/main", "activity_type": "push", "timestamp": "2026-12-18T10:00:00Z", "after": "early"},
 ]
@@ -110,15 +111,26 @@ def test_the_last_push_to_the_default_branch_before_the_deadline_counts():
     assert github.last_push_before(PUSHES[:1], DEADLINE, "main") is None
 
 
+def test_listings_follow_the_link_header():
+    header = ('<https://api.github.com/repositories/1/activity?per_page=100&after=Y3Vy>; rel="next", '
+              '<https://api.github.com/repositories/1/activity?per_page=100>; rel="first"')
+    assert github.next_link(header) == "https://api.github.com/repositories/1/activity?per_page=100&after=Y3Vy"
+    assert github.next_link('<https://api.github.com/x?page=1>; rel="prev"') is None
+    assert github.next_link("") is None
+
+
 class RecordedGitHub(github.GitHub):
+    """Answers as GitHub would; the activity listing comes in two pages linked by a cursor."""
+
     def __init__(self, notebook: bytes):
         super().__init__(token="test")
-        self.notebook, self.asked = notebook, []
+        self.notebook = notebook
+
+    def page(self, url):
+        assert "/activity?" in url
+        return (PUSHES[:2], url + "&after=cursor") if "after=cursor" not in url else (PUSHES[2:], None)
 
     def get(self, path, raw=False, **query):
-        self.asked.append((path, query))
-        if path.endswith("/activity"):
-            return PUSHES if query.get("page") == 1 else []
         if "/contents/" in path:
             assert raw and query["ref"] == "last"
             return self.notebook
@@ -156,6 +168,8 @@ def test_matrix_jobs_then_gather_give_nbgrader_grades(tiny_data, tmp_path):
         folder.mkdir(parents=True)
         nbformat.write(make_sample(ASSIGNMENT, kind), folder / f"{ASSIGNMENT}.ipynb")
         (folder / "timestamp.txt").write_text("2026-12-18 23:50:00.000000 UTC")
+    (workspace / "results" / "dan").mkdir()  # dan pushed nothing before the deadline
+    (workspace / "results" / "dan" / "student.txt").write_text("dan")
     for student in ("ada", "ben"):  # cy's job never finished: no results
         env = {**os.environ, **CHECKOUT, "PATH": PLAIN_PATH, "ASSIGNMENT": ASSIGNMENT, "STUDENT": student, "AS_ROOT": ""}
         job = subprocess.run(["bash", "-c", grading_command()], cwd=workspace, env=env, capture_output=True, text=True)
@@ -177,7 +191,7 @@ def test_matrix_jobs_then_gather_give_nbgrader_grades(tiny_data, tmp_path):
     assert gather.returncode == 0, gather.stderr[-3000:]
     grades = {row["student_id"]: float(row["raw_score"])
               for row in csv.DictReader((course_root / "export" / "grades.csv").open())}
-    assert grades == {"ada": results["ada"]["score"], "ben": 0.0, "cy": 0.0}
+    assert grades == {"ada": results["ada"]["score"], "ben": 0.0, "cy": 0.0, "dan": 0.0}
     reports = json.loads((course_root / "export" / "gradescope" / ASSIGNMENT / "cy" / "results.json").read_text())
     assert "left no readable results" in reports["output"]
     feedback = course_root / course_config.FEEDBACK_DIR / "ada" / ASSIGNMENT / f"{ASSIGNMENT}.html"
@@ -198,7 +212,28 @@ def test_gather_trusts_only_the_graders_table_of_checks(tmp_path):
     ]}))
     report, executed = read_precomputed(tmp_path, blank, ASSIGNMENT, ASSIGNMENT)
     assert report.score == specs[0].points and report.max_score == sum(s.points for s in specs)
-    assert executed is blank, "no executed notebook: the submission itself"
+    assert [c.source for c in executed.cells] == [c.source for c in blank.cells], "no executed notebook"
     (tmp_path / "results.json").write_text("{not json")
     report, _ = read_precomputed(tmp_path, blank, ASSIGNMENT, ASSIGNMENT)
     assert report.score == 0 and "left no readable results" in report.notes[0]
+
+    # The job's executed notebook is the student's file: its metadata must not reach nbgrader.
+    forged = make_sample(ASSIGNMENT, "blank")
+    answer = next(c for c in forged.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "written_answer")
+    answer.cell_type, answer.source, answer.outputs, answer.execution_count = "code", "pass", [], None
+    answer.metadata.nbgrader.update(points=100, solution=False)
+    nbformat.write(forged, tmp_path / f"{ASSIGNMENT}.ipynb")
+    _, executed = read_precomputed(tmp_path, blank, ASSIGNMENT, ASSIGNMENT)
+    assert [(c.cell_type, c.source, c.metadata) for c in executed.cells] == \
+        [(c.cell_type, c.source, c.metadata) for c in blank.cells]
+
+
+def test_grading_jobs_stop_when_student_code_would_run_unisolated():
+    (step,) = [s for s in yaml.safe_load(github.render_grading_workflow())["jobs"]["grade"]["steps"]
+               if s.get("name") == "Check the sandbox"]
+    command = step["run"].removeprefix("sudo -E ")
+    env = {**os.environ, **CHECKOUT, "COURSE_SANDBOX_USER": "no-such-user-here"}
+    stopped = subprocess.run(["bash", "-c", command], cwd=course_config.ROOT, env=env, capture_output=True, text=True)
+    assert stopped.returncode == 1 and "Sandbox protection off: separate user" in stopped.stdout
+    if os.geteuid() == 0 and sandbox.available():
+        assert subprocess.run(["bash", "-c", command], cwd=course_config.ROOT, env={**os.environ, **CHECKOUT}).returncode == 0
