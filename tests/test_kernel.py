@@ -33,6 +33,10 @@ def double(x):
 def environment():
     return dict(os.environ)
 
+def loaded(module):
+    import sys
+    return module in sys.modules
+
 LIMIT = int("7") * 6  # computed, not a literal: not rebuilt in a fresh kernel
 '''
 
@@ -53,6 +57,13 @@ def test_a_hanging_function_costs_its_limit_once(short_calls):
             submission.function("loops")()
         assert time.monotonic() - started < 0.5 <= 3 <= first
         assert np.array_equal(submission.function("double")(np.arange(3)), [0, 2, 4])
+
+
+def test_a_call_does_not_import_keras_on_the_students_clock():
+    """Seeding a call loads no library the notebook did not load: a TensorFlow import takes
+    seconds, and under load all of a short limit (a flaky CI failure before this)."""
+    with kernel_serving(SOURCES) as submission:
+        assert submission.function("loaded")("keras") is False
 
 
 def test_a_kernel_that_ignores_interrupts_is_replaced_by_one_with_the_definitions(short_calls):
