@@ -49,13 +49,16 @@ class Submission:
         self.kernel = kernel
         self.calls = 0
 
-    def function(self, name: str, *, timeout: float | None = None, weights: bool = False) -> Callable:
-        """A stand-in for the notebook's function: each call runs in the kernel, with its own seed."""
+    def function(self, name: str, *, timeout: float | None = None, weights: bool = False,
+                 without: tuple[str, ...] = ()) -> Callable:
+        """A stand-in for the notebook's function: each call runs in the kernel, with its own seed
+        (and without the libraries named in `without`)."""
 
         def call(*args, **kwargs):
             self.calls += 1
             try:
-                value = self.kernel.call(name, args, kwargs, timeout=timeout, weights=weights, seed=self.calls)
+                value = self.kernel.call(name, args, kwargs, timeout=timeout, weights=weights, seed=self.calls,
+                                         without=without)
             except KernelUnavailable as error:
                 raise StudentCodeError(name, str(error)) from None
             if isinstance(value, (wire.StudentException, wire.Missing)):

@@ -343,11 +343,14 @@ class KernelSession:
     # --- calls from the checks -------------------------------------------------------------------
 
     def call(self, name: str, args: tuple = (), kwargs: dict | None = None, *, timeout: float | None = None,
-             weights: bool = False, seed: int = 0):
-        """What the notebook's `name(*args, **kwargs)` returns, decoded (see wire.decode)."""
+             weights: bool = False, seed: int = 0, without: tuple[str, ...] = ()):
+        """What the notebook's `name(*args, **kwargs)` returns, decoded (see wire.decode); with
+        `without`, those libraries are unavailable to the call (a by-hand function)."""
         if name in self.hung:
             return wire.StudentException("TimeoutError", self.hung[name], [])
         request = self.arguments.call_request(name, args, kwargs or {}, self.kernel_seed(seed), weights)
+        if without:
+            request["without"] = list(without)
         limit = timeout or course_config.CALL_TIMEOUT_S
         try:
             return _EventLoop.run(self._request(request, limit))

@@ -15,6 +15,7 @@ MAX_DEPTH = 20
 def _autograder_serve(request, namespace):
     import ast
     import base64
+    import contextlib
     import io
     import sys
     import types
@@ -157,6 +158,47 @@ def _autograder_serve(request, namespace):
         frames = student_frames(getattr(sys, "last_traceback", None))
         return sorted({name for name, _ in frames if callable(namespace.get(name))})
 
+    class Unavailable:
+        """Stands in for a library a by-hand function may not use."""
+
+        def __init__(self, name):
+            self._name = name
+
+        def _refuse(self, *args, **kwargs):
+            raise ImportError(f"`{self._name}` comes from a library this function must do without: write it by hand with NumPy")
+
+        __call__ = _refuse
+
+        def __getattr__(self, attribute):
+            self._refuse()
+
+    @contextlib.contextmanager
+    def without_libraries(names):
+        """While the call runs, the libraries `names` cannot be imported and the notebook's names
+        for them (modules, functions, classes) refuse to work; everything is restored after."""
+        saved_modules, saved_names = {}, {}
+        try:
+            for key in list(sys.modules) + list(names):
+                if key.split(".")[0] in names and key not in saved_modules:
+                    saved_modules[key] = sys.modules.get(key)
+                    sys.modules[key] = Unavailable(key)  # what `import` gives while the call runs
+            for key, value in list(namespace.items()):
+                try:
+                    origin = value.__name__ if isinstance(value, types.ModuleType) else getattr(value, "__module__", "")
+                except Exception:
+                    continue
+                if isinstance(origin, str) and origin.split(".")[0] in names:
+                    saved_names[key] = value
+                    namespace[key] = Unavailable(key)
+            yield
+        finally:
+            for key, module in saved_modules.items():
+                if module is None:
+                    sys.modules.pop(key, None)
+                else:
+                    sys.modules[key] = module
+            namespace.update(saved_names)
+
     def poison(messages):
         for name, message in messages.items():
             def ran_too_long(*args, _message=message, **kwargs):
@@ -182,7 +224,9 @@ def _autograder_serve(request, namespace):
                         np.random.seed(request["seed"])
                 args = decode(request.get("args", []))
                 kwargs = decode(request.get("kwargs", {}))
-                result = encode(function(*args, **kwargs))
+                with without_libraries(request.get("without") or []):
+                    value = function(*args, **kwargs)
+                result = encode(value)
         elif operation == "variable":
             name = request["name"]
             result = encode(namespace[name]) if name in namespace else {"__missing__": name}

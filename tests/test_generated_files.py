@@ -115,5 +115,10 @@ def test_overfitting_margins_hold_for_every_calibrated_seed():
     assert all(best >= original + course_config.OVERFIT_SMALLER_LATER_EPOCHS for best, original in epochs)
     losses = zip(metrics["dropout_final_loss"], metrics["original_final_loss"])
     assert all(dropout >= course_config.OVERFIT_MIN_TRAIN_LOSS_RATIO_DROPOUT * original for dropout, original in losses)
-    gains = zip(metrics["moons_50_units"], metrics["moons_linear_ceiling"])
-    assert all(accuracy >= ceiling + course_config.MOONS_MIN_GAIN_OVER_LINEAR for accuracy, ceiling in gains)
+    for variant, gain in course_config.OVERFIT_MIN_TEST_GAIN.items():
+        accuracies = zip(metrics[f"{variant}_test_accuracy"], metrics["original_test_accuracy"])
+        assert all(accuracy >= original + gain for accuracy, original in accuracies), variant
+    assert min(metrics["moons_plain_gap"]) >= course_config.MOONS_MIN_OVERFIT_GAP
+    for variant in ("l1", "dropout"):
+        gaps = zip(metrics[f"moons_{variant}_gap"], metrics["moons_plain_gap"])
+        assert all(gap <= plain - course_config.MOONS_MIN_GAP_REDUCTION for gap, plain in gaps), variant

@@ -13,7 +13,8 @@ from autograder.checkrun import StudentCodeError
 from tests.conftest import kernel_serving
 
 SOURCES = '''
-import os, signal, numpy as np
+import json, os, signal, numpy as np
+from json import dumps
 
 def loops():
     while True:
@@ -32,6 +33,16 @@ def double(x):
 
 def environment():
     return dict(os.environ)
+
+def encoded(value):
+    return json.dumps(value)
+
+def encoded_by_name(value):
+    return dumps(value)
+
+def imports_json(value):
+    import json as library
+    return library.dumps(value)
 
 def loaded(module):
     import sys
@@ -64,6 +75,17 @@ def test_a_call_does_not_import_keras_on_the_students_clock():
     seconds, and under load all of a short limit (a flaky CI failure before this)."""
     with kernel_serving(SOURCES) as submission:
         assert submission.function("loaded")("keras") is False
+
+
+def test_a_by_hand_call_cannot_use_the_libraries_it_must_do_without():
+    """Multiclass lab: softmax and cross-entropy by hand run without TensorFlow and Keras. Here with
+    json as the forbidden library: its module, its functions and its import refuse, then return."""
+    with kernel_serving(SOURCES) as submission:
+        for name in ("encoded", "encoded_by_name", "imports_json"):
+            with pytest.raises(StudentCodeError, match=f"ImportError in `{name}`"):
+                submission.function(name, without=("json",))([1])
+        assert submission.function("double", without=("json",))(2) == 4
+        assert [submission.function(name)([1]) for name in ("encoded", "encoded_by_name", "imports_json")] == ["[1]"] * 3
 
 
 def test_a_kernel_that_ignores_interrupts_is_replaced_by_one_with_the_definitions(short_calls):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import nbformat
@@ -44,3 +45,12 @@ def test_the_quoted_memory_peaks_are_the_readmes_measurements():
 def test_exact_copies_of_keras_data_are_claimed_only_where_they_are():
     """Offline, the IMDB reviews come in another order with another vocabulary (README, *Data*)."""
     assert "returns exactly what `keras.datasets.imdb" not in prose("imdb_sentiment") + README
+
+
+def test_the_quoted_l2_test_gain_is_the_calibrated_one():
+    """The overfitting lab says why L2's test accuracy is not graded: its calibrated gain."""
+    quoted = measured(r"only by ([0-9.]+)-([0-9.]+), too little to grade", prose("overfitting_regularization"))
+    metrics = json.loads((course_config.ROOT / "calibration" / "overfitting_regularization.json").read_text())["metrics"]
+    gains = [l2 - original for l2, original in zip(metrics["l2_test_accuracy"]["values"],
+                                                  metrics["original_test_accuracy"]["values"])]
+    assert quoted == (round(min(gains), 3), round(max(gains), 3))

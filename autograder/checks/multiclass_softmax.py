@@ -1,7 +1,8 @@
 """Hidden checks of the multiclass classification lab (MNIST, softmax and cross-entropy by hand).
 
 The hand-written functions are compared with TensorFlow and Keras on the grader's own random and
-extreme inputs, as float64 arrays the grader converted itself. The test accuracy comes from the
+extreme inputs, as float64 arrays the grader converted itself; they run without TensorFlow and
+Keras (by hand means NumPy). The test accuracy comes from the
 grader's own training run of the student's `build_small_model()`.
 """
 
@@ -157,13 +158,64 @@ def test_small_model_takes_the_loss_argument(submission):
     )
 
 
+# --- predictions, saving and loading ------------------------------------------------------------
+
+
+def grader_model(rng) -> keras.Model:
+    """A small digit model with the grader's own random weights (the student never saw it)."""
+    model = keras.Sequential([keras.Input(shape=(28, 28)), keras.layers.Flatten(),
+                              keras.layers.Dense(15, activation="relu"), keras.layers.Dense(10, activation="softmax")])
+    model.set_weights([rng.normal(0, 0.3, size=w.shape).astype(np.float32) for w in model.get_weights()])
+    return model
+
+
+@check(points=1, cell="test_predictions_and_saving")
+def test_predicted_digits(submission, lab_data, rng):
+    """predicted_digits(model, images) gives the argmax of the model's outputs, one integer per image."""
+    model = grader_model(rng)
+    images = lab_data.x_test[rng.choice(len(lab_data.x_test), size=50, replace=False)]
+    result = submission.function("predicted_digits")(model, images)
+    assert isinstance(result, np.ndarray) and result.dtype.kind in "iu", (
+        f"predicted_digits returned {type_name(result)}"
+        f"{' of ' + str(result.dtype) if isinstance(result, np.ndarray) else ''}; return an integer numpy array."
+    )
+    expected = probabilities(model, images, outputs=10).argmax(axis=1)
+    assert result.shape == expected.shape, f"predicted_digits returned shape {result.shape}; expected {expected.shape}."
+    assert np.array_equal(result, expected), "predicted_digits differs from the index of each row's largest output."
+
+
+@check(points=2, cell="test_predictions_and_saving")
+def test_saved_model_loads_back(submission, lab_data, rng):
+    """save_model_files then load_model_files give back the same architecture and weights."""
+    model = grader_model(rng)
+    folder = f"grader-saved-{rng.integers(10**9)}"
+    submission.function("save_model_files")(model, folder)
+    loaded = submission.function("load_model_files", weights=True)(folder)
+    reloaded = require_model(loaded, "load_model_files(folder)")
+    assert_layers(reloaded, "load_model_files(folder)", [15, 10], ["relu", "softmax"])
+    images = lab_data.x_test[:64]
+    assert np.array_equal(probabilities(reloaded, images, 10), probabilities(model, images, 10)), (
+        "The loaded model predicts differently from the saved one: save and load the weights too "
+        "(model.save_weights / model.load_weights with a .weights.h5 file)."
+    )
+
+
 # --- softmax, cross-entropy and one-hot by hand --------------------------------------------------
+
+# "By hand" means NumPy: these functions are called with TensorFlow, Keras and the other libraries
+# that have a softmax or a cross-entropy unavailable (in the student's kernel, see kernel_stub.py).
+NOT_BY_HAND = ("tensorflow", "keras", "torch", "jax", "scipy", "sklearn")
+
+
+def by_hand(submission, name: str):
+    return submission.function(name, without=NOT_BY_HAND)
+
 
 
 @check(points=1, cell="test_softmax")
 def test_softmax_matches_tensorflow(submission, rng):
     """softmax equals tf.nn.softmax on random logits, 1-D and 2-D, over the last axis."""
-    softmax = submission.function("softmax")
+    softmax = by_hand(submission, "softmax")
     for logits in (rng.normal(0, 3, size=(6, 10)), rng.normal(0, 3, size=7), rng.normal(0, 1, size=(3, 4))):
         result = numbers(softmax(logits.copy()), "softmax")
         expected = tf.nn.softmax(logits).numpy()
@@ -176,7 +228,7 @@ def test_softmax_matches_tensorflow(submission, rng):
 @check(points=1, cell="test_softmax")
 def test_softmax_is_stable_for_extreme_logits(submission):
     """softmax stays finite and exact for logits of ±1000 and beyond."""
-    softmax = submission.function("softmax")
+    softmax = by_hand(submission, "softmax")
     logits = np.array([[1000.0, 0.0, -1000.0], [-1e4, -1e4, -1e4], [800.0, 800.0, 0.0], [1e5, 1e5 - 1, 0.0]])
     result = numbers(softmax(logits.copy()), "softmax")
     assert result.shape == logits.shape and np.all(np.isfinite(result)), (
@@ -190,7 +242,7 @@ def test_softmax_is_stable_for_extreme_logits(submission):
 @check(points=1, cell="test_cross_entropy")
 def test_cross_entropy_matches_keras(submission, rng):
     """cross_entropy equals Keras's sparse and categorical cross-entropy (mean over the batch)."""
-    cross_entropy = submission.function("cross_entropy")
+    cross_entropy = by_hand(submission, "cross_entropy")
     probs = tf.nn.softmax(rng.normal(0, 2, size=(12, 10))).numpy()
     labels = rng.integers(0, 10, size=12)
     onehot = np.eye(10)[labels]
@@ -211,7 +263,7 @@ def test_cross_entropy_matches_keras(submission, rng):
 @check(points=1, cell="test_cross_entropy")
 def test_cross_entropy_is_stable_for_zero_probabilities(submission):
     """A probability of 0 for the true class gives Keras's large finite loss, not inf or NaN."""
-    cross_entropy = submission.function("cross_entropy")
+    cross_entropy = by_hand(submission, "cross_entropy")
     probs = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.5, 0.5, 0.0]])
     labels = np.array([0, 1, 2])
     expected = float(keras.losses.SparseCategoricalCrossentropy()(labels, probs))  # clips at 1e-7
@@ -227,12 +279,49 @@ def test_cross_entropy_is_stable_for_zero_probabilities(submission):
 @check(points=1, cell="test_one_hot")
 def test_one_hot_rows(submission, rng):
     """one_hot puts a single 1 at each label, for any depth."""
-    one_hot = submission.function("one_hot")
+    one_hot = by_hand(submission, "one_hot")
     for depth in (10, 4):
         labels = rng.integers(0, depth, size=15)
         result = numbers(one_hot(labels.copy(), depth), "one_hot")
         assert result.shape == (15, depth), f"one_hot returned shape {result.shape}; expected (n, depth) = (15, {depth})."
         assert np.array_equal(result, np.eye(depth)[labels]), "one_hot rows must hold a single 1 at the label's index."
+
+
+# --- logits and from_logits ----------------------------------------------------------------------
+
+
+def from_logits(loss) -> bool:
+    config = loss.get_config() if isinstance(loss, keras.losses.Loss) else {}
+    return bool(config.get("from_logits", False))
+
+
+@check(points=1, cell="test_logits")
+def test_logits_model_outputs_logits(submission):
+    """build_logits_model: Flatten → Dense 15 relu → Dense 10 without activation, sparse cross-entropy from logits."""
+    model = require_model(submission.function("build_logits_model")(), "build_logits_model()")
+    assert_layers(model, "build_logits_model()", [15, 10], ["relu", "linear"])
+    require_compiled(model, "build_logits_model()", "sparse_categorical_crossentropy", keras.optimizers.RMSprop)
+    assert from_logits(model.loss), (
+        "build_logits_model(): the last layer outputs logits, so the loss needs "
+        "keras.losses.SparseCategoricalCrossentropy(from_logits=True)."
+    )
+
+
+@check(points=1, cell="test_logits")
+def test_logits_model_gives_the_softmax_models_loss(submission, lab_data, rng):
+    """With the same weights, the logits model's loss equals the softmax model's (grader's weights and images)."""
+    weights = grader_model(rng).get_weights()
+    images, labels = lab_data.x_test[:256], lab_data.y_test[:256]
+    losses = {}
+    for function in ("build_logits_model", "build_small_model"):
+        model = require_model(submission.function(function)(), f"{function}()")
+        model.set_weights(weights)
+        losses[function] = float(model.evaluate(images, labels, batch_size=256, verbose=0, return_dict=True)["loss"])
+    logits, softmax = losses["build_logits_model"], losses["build_small_model"]
+    assert math.isclose(logits, softmax, rel_tol=CROSS_ENTROPY_RTOL), (
+        f"With the same weights, build_logits_model()'s loss is {logits:.5f} and build_small_model()'s {softmax:.5f}; "
+        "they should be equal: a Dense(10) without activation and a loss with from_logits=True."
+    )
 
 
 # --- the bigger network --------------------------------------------------------------------------

@@ -1,13 +1,13 @@
 """Hidden checks of the overfitting and regularization lab.
 
 Architectures are read from the models the student's functions build. The effects of capacity,
-L2 and dropout are measured on the grader's own training runs of those functions, with margins
-taken from a calibration over many seeds (calibration/overfitting_regularization.json): each
-check asks for an effect that every calibrated seed shows clearly, never a win by a hair.
-Keras adds the L2 penalty to `val_loss`, so the L2 and smaller models are compared by their
-overfitting gap (how far the validation loss rises after its lowest point), not by raw losses.
-On this protocol dropout's gap varies too much from seed to seed to be graded (0.67-1.09 × the
-original's); what it does on every seed is keep the network from memorizing the training set.
+weight penalties and dropout are measured on the grader's own training runs of those functions,
+with margins taken from a calibration over many seeds (calibration/overfitting_regularization.json):
+each check asks for an effect that every calibrated seed shows clearly, never a win by a hair.
+Keras adds the penalties to `val_loss`, so the penalized and smaller models are compared by their
+overfitting gap (how far the validation loss rises after its lowest point) and by test accuracy,
+not by raw losses. On the moons, overfitting is training accuracy far above the accuracy on fresh
+points from the same distribution.
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ import math
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from sklearn.datasets import make_moons
-from sklearn.linear_model import LogisticRegression
 
 import course_config
 from autograder import wire
 from autograder.checks import check
 from autograder.checks.common import (activation_name, cached, deterministic_threads, dense_layers, learning_rate,
-                                      require_compiled)
+                                      probabilities, require_compiled)
 from autograder.checks.common import require_model as require_any_model
 from autograder.checks.figures import figure_axes, has_fill, has_legend, labelled_lines, scattered_points
 from autograder.grader_data import load_imdb_data
@@ -33,7 +33,8 @@ NUM_WORDS = course_config.IMDB_NUM_WORDS
 IMDB_LAYERS = (keras.layers.InputLayer, keras.layers.Dense)
 DROPOUT_LAYERS = (keras.layers.InputLayer, keras.layers.Dense, keras.layers.Dropout)
 PROTOCOL = {"imdb_train_reviews": 10_000, "imdb_val_reviews": 5_000, "imdb_epochs": 20, "imdb_batch_size": 512,
-            "moons_samples": 300, "moons_noise": 0.2, "moons_epochs": 200, "moons_batch_size": 32}
+            "imdb_test_reviews": 25_000, "moons_samples": 200, "moons_val_samples": 2_000, "moons_noise": 0.4,
+            "moons_steps": 50_000, "moons_steps_per_execution": 500}
 
 deterministic_threads()
 
@@ -54,7 +55,7 @@ def require_model(value, produced_by: str, layer_types: tuple, inputs: int = NUM
 
 
 def overfitting_run(build, lab_data, seed: int, produced_by: str, layer_types=IMDB_LAYERS) -> dict:
-    """Train a fresh model on 10,000 reviews for 20 epochs; return its overfitting figures."""
+    """Train a fresh model on 10,000 reviews for 20 epochs; return its overfitting figures and test accuracy."""
     returned = build()
     keras.utils.set_random_seed(seed)  # the rebuilt model's weights come from the grader's seed
     model = require_model(returned, produced_by, layer_types)
@@ -67,36 +68,53 @@ def overfitting_run(build, lab_data, seed: int, produced_by: str, layer_types=IM
     val_loss = [float(v) for v in history.history["val_loss"]]
     assert all(math.isfinite(v) for v in val_loss), f"{produced_by}: the validation loss became NaN or infinite."
     final_loss = float(history.history["loss"][-1])
+    n_test = PROTOCOL["imdb_test_reviews"]
+    test = model.evaluate(lab_data.x_test[:n_test], lab_data.y_test[:n_test], batch_size=2048, verbose=0, return_dict=True)
     return {"gap": val_loss[-1] - min(val_loss), "best_epoch": int(np.argmin(val_loss)) + 1,
-            "final_val_loss": val_loss[-1], "final_loss": final_loss, "generalization_gap": val_loss[-1] - final_loss}
+            "final_val_loss": val_loss[-1], "final_loss": final_loss, "generalization_gap": val_loss[-1] - final_loss,
+            "test_accuracy": float(test.get("accuracy", math.nan))}
 
 
-def moons_data(seed: int):
-    X, y = make_moons(n_samples=PROTOCOL["moons_samples"], noise=PROTOCOL["moons_noise"], random_state=seed)
+def moons_data(seed: int, samples: int):
+    X, y = make_moons(n_samples=samples, noise=PROTOCOL["moons_noise"], random_state=seed)
     return X.astype(np.float32), y.astype(np.float32)
 
 
-def moons_run(moons_model, hidden_units: int, seed: int) -> float:
-    """Training accuracy of moons_model(hidden_units) after the grader's fit."""
-    X, y = moons_data(seed)
-    returned = moons_model(hidden_units)
+def moons_run(moons_model, seed: int, hidden_units: int, **options) -> dict:
+    """Train moons_model(hidden_units, **options) with full-batch steps on 200 points; its accuracy
+    on them and on 2,000 fresh points, and the gap between the two (overfitting)."""
+    produced_by = f"moons_model({', '.join([str(hidden_units)] + [f'{k}={v}' for k, v in options.items()])})"
+    X, y = moons_data(seed, PROTOCOL["moons_samples"])
+    X_val, y_val = moons_data(seed + 100_000, PROTOCOL["moons_val_samples"])
+    returned = moons_model(hidden_units, **options)
     keras.utils.set_random_seed(seed)
-    model = require_model(returned, f"moons_model({hidden_units})", IMDB_LAYERS, inputs=2)
-    model.fit(X, y, epochs=PROTOCOL["moons_epochs"], batch_size=PROTOCOL["moons_batch_size"], verbose=0)
-    probabilities = np.asarray(model.predict(X, verbose=0), dtype=np.float64).reshape(-1)
-    return float(np.mean((probabilities > 0.5) == (y > 0.5)))
+    model = require_model(returned, produced_by, DROPOUT_LAYERS, inputs=2)
+    model.steps_per_execution = PROTOCOL["moons_steps_per_execution"]  # the same steps, one call per 500
+    model.fit(tf.data.Dataset.from_tensors((X, y)).repeat(), epochs=1, steps_per_epoch=PROTOCOL["moons_steps"], verbose=0)
+    train, val = (float(np.mean((probabilities(model, x, 1)[:, 0] > 0.5) == (labels > 0.5)))
+                  for x, labels in ((X, y), (X_val, y_val)))
+    return {"train_accuracy": train, "val_accuracy": val, "gap": train - val}
 
 
-def linear_ceiling(seed: int) -> float:
-    """The training accuracy of a straight boundary (logistic regression): all a 1-unit network can draw."""
-    X, y = moons_data(seed)
-    return float(LogisticRegression().fit(X, y).score(X, y))
+MOONS_MODELS = {"plain": {}, "l1": {"l1": 0.001}, "dropout": {"dropout": 0.25}}  # 50 hidden units each
+
+
+def moons_runs(submission, seed: int) -> dict:
+    runs = {}
+    for name, options in MOONS_MODELS.items():
+        try:
+            runs[name] = moons_run(submission.function("moons_model"), seed, 50, **options)
+        except Exception as error:  # reported by each check that needs this run
+            runs[name] = error
+    return runs
 
 
 MODELS = {  # run name -> the student's function, its arguments, the layers it may use
     "original": ("build_sized_model", (16,), IMDB_LAYERS),
-    "smaller": ("build_sized_model", (4,), IMDB_LAYERS),
+    "smaller": ("build_sized_model", (8,), IMDB_LAYERS),
     "l2": ("build_l2_model", (), IMDB_LAYERS),
+    "l1": ("build_l1_model", (), IMDB_LAYERS),
+    "l1_l2": ("build_l1_l2_model", (), IMDB_LAYERS),
     "dropout": ("build_dropout_model", (), DROPOUT_LAYERS),
 }
 
@@ -118,15 +136,19 @@ def calibration_run(reference, lab_data, seed: int) -> dict[str, float]:
     """What `python -m autograder calibrate` measures for this lab's margins."""
     figures = {f"{name}_{key}": float(value) for name, run in imdb_runs(reference, lab_data, seed).items()
                for key, value in run.items()}
-    moons = reference.function("moons_model")
-    figures.update(moons_50_units=moons_run(moons, 50, seed), moons_1_unit=moons_run(moons, 1, seed),
-                   moons_linear_ceiling=linear_ceiling(seed))
+    figures.update({f"moons_{name}_{key}": float(value) for name, run in moons_runs(reference, seed).items()
+                    for key, value in run.items()})
     return figures
 
 
 @pytest.fixture(scope="module")
 def runs(submission, lab_data) -> dict:
     return imdb_runs(submission, lab_data, course_config.CHECK_SEED)
+
+
+@pytest.fixture(scope="module")
+def moons(submission) -> dict:
+    return moons_runs(submission, course_config.CHECK_SEED)
 
 
 def run_of(runs: dict, name: str) -> dict:
@@ -153,7 +175,7 @@ def sized_architecture(model, units: int, produced_by: str) -> None:
 def test_sized_model_architecture(submission):
     """build_sized_model(units) has two hidden Dense(units, relu) layers and a sigmoid output."""
     build = submission.function("build_sized_model")
-    for units in (4, 16, 512):
+    for units in (8, 16, 512):
         sized_architecture(require_model(build(units), f"build_sized_model({units})", IMDB_LAYERS), units,
                            f"build_sized_model({units})")
 
@@ -190,45 +212,63 @@ def test_plot_val_losses_draws_each_history(submission, rng):
 # --- regularization ------------------------------------------------------------------------------
 
 
-def l2_factors(model, produced_by: str) -> list[float]:
-    hidden = dense_layers(model)[:-1]
+def penalty_factors(model, produced_by: str, kind: type, attributes: tuple[str, ...]) -> list[tuple[float, ...]]:
+    """Each hidden layer's penalty factors, after checking the 16-16-1 shape and the penalty's class."""
     sizes = [layer.units for layer in dense_layers(model)]
     assert sizes == [16, 16, 1], f"{produced_by}: Dense layer sizes are {sizes}; expected [16, 16, 1]."
     factors = []
-    for index, layer in enumerate(hidden, start=1):
+    for index, layer in enumerate(dense_layers(model)[:-1], start=1):
         regularizer = layer.kernel_regularizer
         assert regularizer is not None, f"{produced_by}: hidden layer {index} has no kernel_regularizer."
-        assert type(regularizer) is keras.regularizers.L2, (
-            f"{produced_by}: hidden layer {index} uses {type(regularizer).__name__}; use keras.regularizers.L2(l2)."
+        assert type(regularizer) is kind, (
+            f"{produced_by}: hidden layer {index} uses {type(regularizer).__name__}; use keras.regularizers.{kind.__name__}."
         )
-        factors.append(float(regularizer.l2))
+        factors.append(tuple(float(getattr(regularizer, name)) for name in attributes))
     return factors
+
+
+def assert_penalty(submission, function: str, arguments: tuple, kind: type, expected: tuple[float, ...]) -> None:
+    produced_by = f"{function}({', '.join(map(str, arguments))})"
+    model = require_model(submission.function(function)(*arguments), produced_by, IMDB_LAYERS)
+    require_compiled(model, produced_by, "binary_crossentropy", keras.optimizers.RMSprop)
+    attributes = ("l1", "l2") if kind is keras.regularizers.L1L2 else (kind.__name__.lower(),)
+    for factors in penalty_factors(model, produced_by, kind, attributes):
+        assert all(math.isclose(f, e, rel_tol=1e-6) for f, e in zip(factors, expected)), (
+            f"{produced_by}: the penalty factors are {factors}; expected {expected} on both hidden layers "
+            f"(pass the function's arguments to keras.regularizers.{kind.__name__})."
+        )
 
 
 @check(points=1, cell="test_regularization")
 def test_l2_model_penalizes_both_hidden_layers(submission):
     """build_l2_model() puts an L2(0.001) kernel penalty on both hidden layers of the 16-16-1 network."""
     model = require_model(submission.function("build_l2_model")(), "build_l2_model()", IMDB_LAYERS)
-    require_compiled(model, "build_l2_model()", "binary_crossentropy", keras.optimizers.RMSprop)
-    factors = l2_factors(model, "build_l2_model()")
+    factors = [f for (f,) in penalty_factors(model, "build_l2_model()", keras.regularizers.L2, ("l2",))]
     if any(math.isclose(f, 0.01, rel_tol=1e-6) for f in factors):
         raise AssertionError('build_l2_model(): the factor is 0.01, which is what kernel_regularizer="l2" means; '
                              "use keras.regularizers.L2(0.001).")
-    assert all(math.isclose(f, 0.001, rel_tol=1e-6) for f in factors), (
-        f"build_l2_model(): the L2 factors are {factors}; expected 0.001 on both hidden layers."
-    )
+    assert_penalty(submission, "build_l2_model", (), keras.regularizers.L2, (0.001,))
 
 
 @check(points=1, cell="test_regularization")
 def test_l2_model_uses_the_factor_given(submission):
     """build_l2_model(l2) uses its argument as the factor."""
     for factor in (0.002, 0.0005):
-        produced_by = f"build_l2_model({factor})"
-        model = require_model(submission.function("build_l2_model")(factor), produced_by, IMDB_LAYERS)
-        factors = l2_factors(model, produced_by)
-        assert all(math.isclose(f, factor, rel_tol=1e-6) for f in factors), (
-            f"{produced_by}: the L2 factors are {factors}; pass the argument l2 to keras.regularizers.L2."
-        )
+        assert_penalty(submission, "build_l2_model", (factor,), keras.regularizers.L2, (factor,))
+
+
+@check(points=1, cell="test_regularization")
+def test_l1_model_penalizes_both_hidden_layers(submission):
+    """build_l1_model(l1) puts an L1(l1) kernel penalty (default 0.001) on both hidden layers."""
+    assert_penalty(submission, "build_l1_model", (), keras.regularizers.L1, (0.001,))
+    assert_penalty(submission, "build_l1_model", (0.002,), keras.regularizers.L1, (0.002,))
+
+
+@check(points=1, cell="test_regularization")
+def test_l1_l2_model_penalizes_both_hidden_layers(submission):
+    """build_l1_l2_model(l1, l2) puts an L1L2(l1, l2) kernel penalty (default 0.001, 0.001) on both hidden layers."""
+    assert_penalty(submission, "build_l1_l2_model", (), keras.regularizers.L1L2, (0.001, 0.001))
+    assert_penalty(submission, "build_l1_l2_model", (0.002, 0.0005), keras.regularizers.L1L2, (0.002, 0.0005))
 
 
 @check(points=2, cell="test_dropout")
@@ -247,20 +287,39 @@ def test_dropout_model_layers(submission):
 
 # --- effects measured on the grader's own training runs -----------------------------------------
 
+PRODUCED_BY = {"original": "build_sized_model(16)", "smaller": "build_sized_model(8)", "l2": "build_l2_model()",
+               "l1": "build_l1_model()", "l1_l2": "build_l1_l2_model()", "dropout": "build_dropout_model()"}
 
-def assert_gap_shrinks(runs: dict, name: str, produced_by: str) -> None:
+
+def assert_gap_shrinks(runs: dict, name: str) -> None:
     original, variant = run_of(runs, "original")["gap"], run_of(runs, name)["gap"]
     ratio = course_config.OVERFIT_MAX_GAP_RATIO[name]
     assert variant <= ratio * original, (
-        f"Trained by the grader, {produced_by}'s validation loss rises {variant:.3f} after its lowest point; "
+        f"Trained by the grader, {PRODUCED_BY[name]}'s validation loss rises {variant:.3f} after its lowest point; "
         f"the original's rises {original:.3f}. Expected at most {ratio:g} × the original's."
+    )
+
+
+def assert_beats_the_original_on_test(runs: dict, name: str) -> None:
+    original, variant = run_of(runs, "original")["test_accuracy"], run_of(runs, name)["test_accuracy"]
+    gain = course_config.OVERFIT_MIN_TEST_GAIN[name]
+    assert variant >= original + gain, (
+        f"Trained by the grader for 20 epochs, {PRODUCED_BY[name]} reaches {variant:.4f} test accuracy and the "
+        f"original (which overfits) {original:.4f}; expected at least {gain:g} more than the original."
     )
 
 
 @check(points=1, cell="test_overfitting_effects")
 def test_l2_overfits_less(runs):
     """The L2 model's overfitting gap is clearly smaller than the original's (grader's runs)."""
-    assert_gap_shrinks(runs, "l2", "build_l2_model()")
+    assert_gap_shrinks(runs, "l2")
+
+
+@check(points=1, cell="test_overfitting_effects")
+def test_l1_penalties_overfit_less(runs):
+    """The L1 and L1 + L2 models' overfitting gaps are clearly smaller than the original's (grader's runs)."""
+    assert_gap_shrinks(runs, "l1")
+    assert_gap_shrinks(runs, "l1_l2")
 
 
 @check(points=1, cell="test_overfitting_effects")
@@ -276,18 +335,24 @@ def test_dropout_keeps_the_network_from_memorizing(runs):
 
 
 @check(points=1, cell="test_overfitting_effects")
+def test_dropout_beats_the_original_on_test(runs):
+    """After 20 epochs, the dropout model's test accuracy is higher than the original's (grader's runs)."""
+    assert_beats_the_original_on_test(runs, "dropout")
+
+
+@check(points=1, cell="test_overfitting_effects")
 def test_smaller_overfits_less(runs):
-    """The 4-unit model's overfitting gap is clearly smaller than the original's (grader's runs)."""
-    assert_gap_shrinks(runs, "smaller", "build_sized_model(4)")
+    """The 8-unit model's overfitting gap is clearly smaller than the original's (grader's runs)."""
+    assert_gap_shrinks(runs, "smaller")
 
 
 @check(points=1, cell="test_overfitting_effects")
 def test_smaller_reaches_its_best_epoch_later(runs):
-    """The 4-unit model reaches its lowest validation loss later than the original (grader's runs)."""
+    """The 8-unit model reaches its lowest validation loss later than the original (grader's runs)."""
     original, smaller = run_of(runs, "original")["best_epoch"], run_of(runs, "smaller")["best_epoch"]
     later = course_config.OVERFIT_SMALLER_LATER_EPOCHS
     assert smaller >= original + later, (
-        f"Trained by the grader, build_sized_model(4) is best at epoch {smaller} and the original at epoch "
+        f"Trained by the grader, build_sized_model(8) is best at epoch {smaller} and the original at epoch "
         f"{original}; the smaller network should be best at least {later} epoch(s) later."
     )
 
@@ -295,31 +360,39 @@ def test_smaller_reaches_its_best_epoch_later(runs):
 # --- make_moons ----------------------------------------------------------------------------------
 
 
+def moons_layers(submission, hidden_units: int, **options) -> tuple[str, keras.Model]:
+    """What moons_model(hidden_units, **options) built, after checking its input and compile."""
+    produced_by = f"moons_model({', '.join([str(hidden_units)] + [f'{k}={v}' for k, v in options.items()])})"
+    model = require_model(submission.function("moons_model")(hidden_units, **options), produced_by, DROPOUT_LAYERS,
+                          inputs=2)
+    assert dense_layers(model)[0].input.shape[-1] == 2, f"{produced_by}: the input has 2 features (keras.Input(shape=(2,)))."
+    require_compiled(model, produced_by, "binary_crossentropy", keras.optimizers.SGD)
+    assert math.isclose(learning_rate(model), 1.0, rel_tol=1e-6), (
+        f"{produced_by}: the learning rate is {learning_rate(model)}; use keras.optimizers.SGD(learning_rate=1.0)."
+    )
+    return produced_by, model
+
+
 @check(points=1, cell="test_moons")
 def test_moons_model_architecture(submission):
-    """moons_model(h): 2 inputs → Dense(h, relu) → Dense(1, sigmoid), Adam(0.01), binary cross-entropy."""
+    """moons_model(h): 2 inputs → Dense(h, tanh) → Dense(1, sigmoid), SGD(1.0), binary cross-entropy."""
     for units in (1, 50):
-        produced_by = f"moons_model({units})"
-        model = require_model(submission.function("moons_model")(units), produced_by, IMDB_LAYERS, inputs=2)
-        layers = dense_layers(model)
-        got = [(layer.units, activation_name(layer)) for layer in layers]
-        assert got == [(units, "relu"), (1, "sigmoid")], f"{produced_by}: layers are {got}; expected {[(units, 'relu'), (1, 'sigmoid')]}."
-        assert layers[0].input.shape[-1] == 2, f"{produced_by}: the input has 2 features (keras.Input(shape=(2,)))."
-        require_compiled(model, produced_by, "binary_crossentropy", keras.optimizers.Adam)
-        assert math.isclose(learning_rate(model), 0.01, rel_tol=1e-6), (
-            f"{produced_by}: the learning rate is {learning_rate(model)}; use keras.optimizers.Adam(learning_rate=0.01)."
-        )
+        produced_by, model = moons_layers(submission, units)
+        got = [(type(layer).__name__, getattr(layer, "units", None), activation_name(layer)) for layer in model.layers]
+        expected = [("Dense", units, "tanh"), ("Dense", 1, "sigmoid")]
+        assert got == expected, f"{produced_by}: layers are {got}; expected {expected}."
+        assert model.layers[0].kernel_regularizer is None, f"{produced_by}: no penalty unless l1 is given."
 
 
 @check(points=2, cell="test_moons")
-def test_big_moons_model_bends_its_boundary(submission):
-    """Trained by the grader, moons_model(50) fits the moons better than any straight boundary can."""
-    seed = course_config.CHECK_SEED
-    accuracy, ceiling = moons_run(submission.function("moons_model"), 50, seed), linear_ceiling(seed)
-    margin = course_config.MOONS_MIN_GAIN_OVER_LINEAR
-    assert accuracy >= ceiling + margin, (
-        f"Trained by the grader, moons_model(50) reaches {accuracy:.3f} training accuracy; a straight boundary "
-        f"(all that 1 unit can draw) reaches {ceiling:.3f}. Expected at least {ceiling + margin:.3f}."
+def test_big_moons_model_overfits(moons):
+    """Trained by the grader, moons_model(50) fits its 200 points far better than fresh points (it overfits)."""
+    run = run_of(moons, "plain")
+    least = course_config.MOONS_MIN_OVERFIT_GAP
+    assert run["gap"] >= least, (
+        f"Trained by the grader ({PROTOCOL['moons_steps']:,} full-batch steps), moons_model(50) reaches {run['train_accuracy']:.3f} "
+        f"accuracy on its training points and {run['val_accuracy']:.3f} on fresh ones; with 50 tanh units and "
+        f"SGD(1.0) it should bend around noisy points: at least {least:g} higher on the training points."
     )
 
 
@@ -337,3 +410,40 @@ def test_plot_decision_boundary(submission, rng):
     assert len(points) == len(X) and np.allclose(np.sort(points, axis=0), np.sort(X.astype(np.float64), axis=0)), (
         f"Scatter every point of X once ({len(X)} points; the figure shows {len(points)})."
     )
+
+
+@check(points=1, cell="test_moons_regularization")
+def test_regularized_moons_model_architecture(submission):
+    """moons_model(50, l1=0.001) penalizes the hidden layer with L1(0.001); moons_model(50, dropout=0.25)
+    puts Dropout(0.25) between the hidden layer and the output."""
+    produced_by, model = moons_layers(submission, 50, l1=0.001)
+    regularizer = model.layers[0].kernel_regularizer
+    assert type(regularizer) is keras.regularizers.L1 and math.isclose(float(regularizer.l1), 0.001, rel_tol=1e-6), (
+        f"{produced_by}: the hidden layer's penalty is {regularizer!r}; expected keras.regularizers.L1(0.001)."
+    )
+    produced_by, model = moons_layers(submission, 50, dropout=0.25)
+    got = [(type(layer).__name__, getattr(layer, "units", None) or float(getattr(layer, "rate", 0)))
+           for layer in model.layers]
+    expected = [("Dense", 50), ("Dropout", 0.25), ("Dense", 1)]
+    assert got == expected, f"{produced_by}: the layers are {got}; expected {expected}."
+
+
+def assert_moons_gap_shrinks(moons: dict, name: str, produced_by: str) -> None:
+    plain, variant = run_of(moons, "plain")["gap"], run_of(moons, name)["gap"]
+    least = course_config.MOONS_MIN_GAP_REDUCTION
+    assert variant <= plain - least, (
+        f"Trained by the grader, {produced_by} is {variant:+.3f} more accurate on its training points than on "
+        f"fresh ones, the plain moons_model(50) {plain:+.3f}; expected a gap at least {least:g} smaller."
+    )
+
+
+@check(points=1, cell="test_moons_regularization")
+def test_l1_smooths_the_moons_boundary(moons):
+    """Trained by the grader, the L1 network's train/fresh-points accuracy gap is clearly smaller than the plain one's."""
+    assert_moons_gap_shrinks(moons, "l1", "moons_model(50, l1=0.001)")
+
+
+@check(points=1, cell="test_moons_regularization")
+def test_dropout_smooths_the_moons_boundary(moons):
+    """Trained by the grader, the dropout network's train/fresh-points accuracy gap is clearly smaller than the plain one's."""
+    assert_moons_gap_shrinks(moons, "dropout", "moons_model(50, dropout=0.25)")
