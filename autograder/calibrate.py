@@ -29,7 +29,7 @@ def calibrate(assignment: str, seeds: int) -> dict:
     returns named figures (test accuracy, overfitting gaps...) from the grader's own runs."""
     source = course_config.ROOT / course_config.SOURCE_DIR / assignment / f"{assignment}.ipynb"
     checks = importlib.import_module(f"autograder.checks.{assignment}")
-    data = grader_data.LAB_DATA[assignment][0]()
+    data = grader_data.dataset_of(assignment).load()
     runs, seconds = [], []
     with tempfile.TemporaryDirectory(prefix="autograder-calibrate-") as folder:
         os.chmod(folder, 0o711)

@@ -14,10 +14,12 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 import course_config
+from autograder.checks import declared
 from labtools import imdb, mnist
 
 
@@ -85,14 +87,26 @@ def load_mnist_data() -> MnistData:
                      x_test.astype(np.float32) * scale, y_test.astype(np.int64))
 
 
-# What each lab reads, in the student's kernel (labtools' caches) and in the checks (the grader's
-# arrays): the function that builds both, the data files they are built from, and the
-# course_config setting that chooses the source.
-LAB_DATA = {
-    "imdb_sentiment": (load_imdb_data, imdb.archive_path, "IMDB_SOURCE"),
-    "overfitting_regularization": (load_imdb_data, imdb.archive_path, "IMDB_SOURCE"),
-    "multiclass_softmax": (load_mnist_data, mnist.data_folder, "MNIST_SOURCE"),
+@dataclass(frozen=True)
+class Dataset:
+    """What a lab reads, in the student's kernel (labtools' caches) and in the checks (the grader's
+    arrays): the function that builds both, the data files they are built from, and the
+    course_config setting that chooses the source. A lab names its data set in its module (DATA)."""
+
+    load: Callable[[], object]
+    files: Callable[[], Path]
+    source_setting: str
+
+
+DATASETS = {
+    "imdb": Dataset(load_imdb_data, imdb.archive_path, "IMDB_SOURCE"),
+    "mnist": Dataset(load_mnist_data, mnist.data_folder, "MNIST_SOURCE"),
 }
+
+
+def dataset_of(assignment: str) -> Dataset | None:
+    name = declared(assignment, "DATA")
+    return None if name is None else DATASETS[name]
 
 
 def prepare(assignment: str) -> str | None:
@@ -102,7 +116,7 @@ def prepare(assignment: str) -> str | None:
     the caches ready. A child process builds them, so the grader never holds the data itself; a
     stamp file names the data files they were built from, so a batch pays for this once.
     """
-    if assignment not in LAB_DATA:
+    if dataset_of(assignment) is None:
         return None
     stamp = course_config.CACHE_DIR / f"{assignment}.prepared"
     if stamp.is_file() and stamp.read_text() == _stamp_text(assignment):
@@ -116,10 +130,10 @@ def prepare(assignment: str) -> str | None:
 
 
 def _stamp_text(assignment: str) -> str:
-    _, data_path, source_setting = LAB_DATA[assignment]
-    path = data_path()
+    dataset = dataset_of(assignment)
+    path = dataset.files()
     stat = path.stat() if path.exists() else None
-    source = getattr(course_config, source_setting)
+    source = getattr(course_config, dataset.source_setting)
     return json.dumps([assignment, source, str(path), stat and [stat.st_size, stat.st_mtime_ns]])
 
 
@@ -139,6 +153,6 @@ def share_cache() -> None:
 
 if __name__ == "__main__":
     lab = sys.argv[1]
-    LAB_DATA[lab][0]()
+    dataset_of(lab).load()
     (course_config.CACHE_DIR / f"{lab}.prepared").write_text(_stamp_text(lab))
     share_cache()

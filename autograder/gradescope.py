@@ -92,11 +92,12 @@ def build_autograder_zip(assignment: str, out: Path, timeout_minutes: int = DEFA
 
 def lab_data_files(assignment: str) -> list[Path]:
     """The data files the lab reads (from course_config.DATA_DIR), which the zip carries."""
-    from autograder.grader_data import LAB_DATA
+    from autograder.grader_data import dataset_of
 
-    if assignment not in LAB_DATA:
+    dataset = dataset_of(assignment)
+    if dataset is None:
         return []
-    path = LAB_DATA[assignment][1]()
+    path = dataset.files()
     files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
     if not files or not all(f.is_file() for f in files):
         raise FileNotFoundError(f"{assignment}'s data is not at {path}: set COURSE_DATA_DIR to the folder that holds it")

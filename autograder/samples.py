@@ -4,6 +4,7 @@
 - `blank`: the release as students receive it;
 - `partial`: some functions right, one with a classic mistake, the rest left blank;
 - `broken`: one function right, a cell with a syntax error, the rest left blank.
+Which cells `partial` and `broken` fill, and their mistakes, each lab's module declares (SAMPLES).
 They are generated (never committed), so they always match the current release.
 """
 
@@ -16,45 +17,10 @@ from pathlib import Path
 import nbformat
 
 import course_config
+from autograder.checks import declared
 
 SOLUTION_BLOCK = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.MULTILINE)
 
-# Per lab and kind: the solution cells the sample fills, and text replaced in them (mistakes).
-SAMPLES = {
-    "imdb_sentiment": {
-        "partial": {
-            "fill": ["decode_review", "vectorize_sequences", "build_model", "split_validation"],
-            # The metric trap: Accuracy() compares exact values, so it reports 0 on sigmoid outputs.
-            "mistakes": {"build_model": [('metrics=["accuracy"]', "metrics=[keras.metrics.Accuracy()]")]},
-        },
-        "broken": {
-            "fill": ["decode_review", "vectorize_sequences"],
-            "mistakes": {"vectorize_sequences": [("dimension=10000):", "dimension=10000)")]},  # SyntaxError
-        },
-    },
-    "overfitting_regularization": {
-        "partial": {
-            "fill": ["build_sized_model", "plot_val_losses", "build_l2_model"],
-            # The regularizer trap: the string "l2" means a factor of 0.01, not the chapter's 0.001.
-            "mistakes": {"build_l2_model": [("kernel_regularizer=keras.regularizers.L2(l2)", 'kernel_regularizer="l2"')]},
-        },
-        "broken": {
-            "fill": ["build_sized_model", "plot_val_losses"],
-            "mistakes": {"plot_val_losses": [("def plot_val_losses(histories):", "def plot_val_losses(histories)")]},
-        },
-    },
-    "multiclass_softmax": {
-        "partial": {
-            "fill": ["build_small_model", "train_small_model", "softmax_by_hand"],
-            # The overflow trap: exp of large logits without subtracting the maximum first.
-            "mistakes": {"softmax_by_hand": [("logits - logits.max(axis=-1, keepdims=True)", "logits")]},
-        },
-        "broken": {
-            "fill": ["build_small_model", "softmax_by_hand"],
-            "mistakes": {"softmax_by_hand": [("def one_hot(labels, depth):", "def one_hot(labels, depth)")]},
-        },
-    },
-}
 KINDS = ("reference", "partial", "broken", "blank")
 
 
@@ -77,7 +43,7 @@ def make_sample(assignment: str, kind: str) -> nbformat.NotebookNode:
     if kind == "blank":
         return release
     solutions = solution_sources(assignment)
-    spec = SAMPLES[assignment].get(kind, {"fill": list(solutions), "mistakes": {}})
+    spec = declared(assignment, "SAMPLES").get(kind, {"fill": list(solutions), "mistakes": {}})
     fill, mistakes = set(spec["fill"]), spec["mistakes"]
     sample = copy.deepcopy(release)
     for cell in sample.cells:

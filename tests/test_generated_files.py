@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import shutil
@@ -100,25 +101,19 @@ def calibration(assignment: str) -> dict:
     return metrics
 
 
-def test_accuracy_thresholds_are_below_every_calibrated_seed():
-    assert calibration("imdb_sentiment")["test_accuracy"]["min"] > course_config.IMDB_MIN_TEST_ACCURACY
-    assert calibration("multiclass_softmax")["test_accuracy"]["min"] > course_config.MNIST_MIN_TEST_ACCURACY
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_every_threshold_is_cleared_by_every_calibrated_seed(assignment):
+    """Each threshold the lab's module declares holds for the reference on every calibrated seed."""
+    metrics = {name: figures["values"] for name, figures in calibration(assignment).items()}
+    assert importlib.import_module(f"autograder.checks.{assignment}").unmet_margins(metrics) == []
 
 
-def test_overfitting_margins_hold_for_every_calibrated_seed():
-    """The reference shows each effect the checks ask for, on every seed, with room to spare."""
+def test_a_threshold_above_a_calibrated_seed_is_caught(monkeypatch):
+    """unmet_margins can fail: a threshold just above the worst calibrated seed is reported."""
+    module = importlib.import_module("autograder.checks.overfitting_regularization")
     metrics = {name: figures["values"] for name, figures in calibration("overfitting_regularization").items()}
-    for variant, ratio in course_config.OVERFIT_MAX_GAP_RATIO.items():
-        gaps = zip(metrics[f"{variant}_gap"], metrics["original_gap"])
-        assert all(gap <= ratio * original for gap, original in gaps), variant
-    epochs = zip(metrics["smaller_best_epoch"], metrics["original_best_epoch"])
-    assert all(best >= original + course_config.OVERFIT_SMALLER_LATER_EPOCHS for best, original in epochs)
-    losses = zip(metrics["dropout_final_loss"], metrics["original_final_loss"])
-    assert all(dropout >= course_config.OVERFIT_MIN_TRAIN_LOSS_RATIO_DROPOUT * original for dropout, original in losses)
-    for variant, gain in course_config.OVERFIT_MIN_TEST_GAIN.items():
-        accuracies = zip(metrics[f"{variant}_test_accuracy"], metrics["original_test_accuracy"])
-        assert all(accuracy >= original + gain for accuracy, original in accuracies), variant
-    assert min(metrics["moons_plain_gap"]) >= course_config.MOONS_MIN_OVERFIT_GAP
-    for variant in ("l1", "dropout"):
-        gaps = zip(metrics[f"moons_{variant}_gap"], metrics["moons_plain_gap"])
-        assert all(gap <= plain - course_config.MOONS_MIN_GAP_REDUCTION for gap, plain in gaps), variant
+    monkeypatch.setattr(module, "MOONS_MIN_OVERFIT_GAP", min(metrics["moons_plain_gap"]) + 1e-6)
+    assert module.unmet_margins(metrics) == ["MOONS_MIN_OVERFIT_GAP"]
+    imdb = importlib.import_module("autograder.checks.imdb_sentiment")
+    monkeypatch.setattr(imdb, "MIN_TEST_ACCURACY", 0.99)
+    assert imdb.unmet_margins({"test_accuracy": calibration("imdb_sentiment")["test_accuracy"]["values"]}) != []

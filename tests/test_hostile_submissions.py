@@ -299,10 +299,10 @@ CASES = [
                      replace_in("build_model", 'model.compile(optimizer="rmsprop"',
                                 'model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=0.0)')(nb)),
          fails={"test_grader_trained_test_accuracy"}, passes=DECODE | VECTORIZE),
-    # Lower the threshold in the kernel's course_config, and return a model that cannot learn.
+    # Lower the threshold in the kernel's copy of the checks, and return a model that cannot learn.
     Case("patches_the_threshold_with_a_model_that_cannot_learn",
          replace_in("build_model", 'model.compile(optimizer="rmsprop"',
-                    'import course_config\n    course_config.IMDB_MIN_TEST_ACCURACY = 0\n'
+                    'import autograder.checks.imdb_sentiment as checks\n    checks.MIN_TEST_ACCURACY = 0\n'
                     '    model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=0.0)'),
          fails={"test_grader_trained_test_accuracy"}, passes=DECODE | VECTORIZE),
     Case("typed_in_variant_table",

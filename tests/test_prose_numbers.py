@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 
@@ -12,8 +13,8 @@ import course_config
 from autograder.samples import notebook_path
 
 README = (course_config.ROOT / "README.md").read_text()
-THRESHOLDS = {"imdb_sentiment": course_config.IMDB_MIN_TEST_ACCURACY,
-              "multiclass_softmax": course_config.MNIST_MIN_TEST_ACCURACY}
+THRESHOLDS = {lab: module.MIN_TEST_ACCURACY for lab in course_config.ASSIGNMENTS
+              if hasattr(module := importlib.import_module(f"autograder.checks.{lab}"), "MIN_TEST_ACCURACY")}
 
 
 def prose(assignment: str) -> str:

@@ -1,5 +1,13 @@
 """Hidden checks, one module per lab: `autograder/checks/<assignment>.py`.
 
+A lab's module is the one place that declares it, beside its notebook in `assignments/<lab>/`:
+its checks, `DATA` (the data set it reads, a name in `grader_data.DATASETS`), `PROTOCOL` and the
+thresholds of the grader's own runs, `calibration_run` and `unmet_margins` (what
+`python -m autograder calibrate` measures, and which margins the calibrated seeds do not keep),
+and `SAMPLES` (the partial and broken sample submissions). Course tools loop over
+`course_config.ASSIGNMENTS` and read `DATA` and `SAMPLES` from the source (`declared`) without
+importing TensorFlow.
+
 Each check is a pytest test decorated with `@check(points=..., cell=...)`: its points and the
 nbgrader test cell (grade id) whose score it counts towards; optionally `visibility=...`, when
 Gradescope shows its result to students (default: `course_config.GRADESCOPE_VISIBILITY`). The
@@ -62,6 +70,15 @@ def parse_python(source: str) -> ast.Module:
         return ast.parse(source)
     except SystemError:
         return ast.parse(source)
+
+
+def declared(assignment: str, name: str):
+    """A literal the lab's module assigns to `name` (DATA, SAMPLES), read from its source."""
+    for node in parse_python(check_module_path(assignment).read_text()).body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        if any(getattr(target, "id", None) == name for target in targets) and node.value is not None:
+            return ast.literal_eval(node.value)
+    raise ValueError(f"autograder/checks/{assignment}.py does not declare {name}")
 
 
 def read_check_specs(assignment: str) -> list[CheckSpec]:

@@ -32,9 +32,41 @@ from autograder.grader_data import load_imdb_data
 NUM_WORDS = course_config.IMDB_NUM_WORDS
 IMDB_LAYERS = (keras.layers.InputLayer, keras.layers.Dense)
 DROPOUT_LAYERS = (keras.layers.InputLayer, keras.layers.Dense, keras.layers.Dropout)
+DATA = "imdb"  # what the lab reads (grader_data.DATASETS)
 PROTOCOL = {"imdb_train_reviews": 10_000, "imdb_val_reviews": 5_000, "imdb_epochs": 20, "imdb_batch_size": 512,
             "imdb_test_reviews": 25_000, "moons_samples": 200, "moons_val_samples": 2_000, "moons_noise": 0.4,
             "moons_steps": 50_000, "moons_steps_per_execution": 500}
+
+# Thresholds of the grader's runs, each below what every calibrated seed shows
+# (`python -m autograder calibrate`, calibration/overfitting_regularization.json).
+# Reference over 10 seeds (IMDB: 20 epochs on 10,000 reviews): overfitting gap (final minus lowest
+# validation loss) of L2 0.37-0.50 × the original's, L1 0.00-0.13 ×, L1 + L2 0.00-0.18 ×, the
+# 8-unit model 0.36-0.81 ×; the 8-unit model's best epoch 1-6 epochs later; dropout's final
+# training loss 5.0-10.6 × the original's (which memorizes: about 0.013) and its test accuracy
+# 0.007-0.014 above the original's (L2's only 0.001-0.005: not graded). A copy of the
+# unregularized original: 1.0×, 0 epochs later, 1.0×, +0.
+MAX_GAP_RATIO = {"l2": 0.75, "l1": 0.5, "l1_l2": 0.5, "smaller": 0.9}  # at most this × the original's gap
+SMALLER_LATER_EPOCHS = 1  # the 8-unit model's best epoch comes at least this much later
+MIN_TRAIN_LOSS_RATIO_DROPOUT = 3.0  # dropout's final training loss, at least this × the original's
+MIN_TEST_GAIN = {"dropout": 0.004}  # test accuracy above the original's
+# make_moons (200 points, noise 0.40, 50,000 full-batch SGD steps, 2,000 fresh points to validate):
+# moons_model(50) is 0.14-0.23 more accurate on its training points than on fresh ones; L1(0.001)
+# shrinks that gap by 0.12-0.19, Dropout(0.25) by 0.14-0.24.
+MOONS_MIN_OVERFIT_GAP = 0.08  # moons_model(50): training accuracy minus accuracy on fresh points, at least
+MOONS_MIN_GAP_REDUCTION = 0.06  # L1 and dropout shrink that gap by at least this
+
+# Sample submissions (autograder/samples.py): the solution cells each fills, and text replaced in them.
+SAMPLES = {
+    "partial": {
+        "fill": ["build_sized_model", "plot_val_losses", "build_l2_model"],
+        # The regularizer trap: the string "l2" means a factor of 0.01, not the chapter's 0.001.
+        "mistakes": {"build_l2_model": [("kernel_regularizer=keras.regularizers.L2(l2)", 'kernel_regularizer="l2"')]},
+    },
+    "broken": {
+        "fill": ["build_sized_model", "plot_val_losses"],
+        "mistakes": {"plot_val_losses": [("def plot_val_losses(histories):", "def plot_val_losses(histories)")]},
+    },
+}
 
 deterministic_threads()
 
@@ -139,6 +171,29 @@ def calibration_run(reference, lab_data, seed: int) -> dict[str, float]:
     figures.update({f"moons_{name}_{key}": float(value) for name, run in moons_runs(reference, seed).items()
                     for key, value in run.items()})
     return figures
+
+
+def unmet_margins(metrics: dict[str, list[float]]) -> list[str]:
+    """The thresholds some calibrated seed of the reference does not clear (should be none)."""
+    def every(name, values, holds):
+        return [] if all(holds(*row) for row in zip(*values)) else [name]
+
+    unmet = []
+    for variant, ratio in MAX_GAP_RATIO.items():
+        unmet += every(f"MAX_GAP_RATIO[{variant!r}]", (metrics[f"{variant}_gap"], metrics["original_gap"]),
+                       lambda gap, original: gap <= ratio * original)
+    unmet += every("SMALLER_LATER_EPOCHS", (metrics["smaller_best_epoch"], metrics["original_best_epoch"]),
+                   lambda best, original: best >= original + SMALLER_LATER_EPOCHS)
+    unmet += every("MIN_TRAIN_LOSS_RATIO_DROPOUT", (metrics["dropout_final_loss"], metrics["original_final_loss"]),
+                   lambda dropout, original: dropout >= MIN_TRAIN_LOSS_RATIO_DROPOUT * original)
+    for variant, gain in MIN_TEST_GAIN.items():
+        unmet += every(f"MIN_TEST_GAIN[{variant!r}]", (metrics[f"{variant}_test_accuracy"], metrics["original_test_accuracy"]),
+                       lambda accuracy, original: accuracy >= original + gain)
+    unmet += every("MOONS_MIN_OVERFIT_GAP", (metrics["moons_plain_gap"],), lambda gap: gap >= MOONS_MIN_OVERFIT_GAP)
+    for variant in ("l1", "dropout"):
+        unmet += every(f"MOONS_MIN_GAP_REDUCTION ({variant})", (metrics[f"moons_{variant}_gap"], metrics["moons_plain_gap"]),
+                       lambda gap, plain: gap <= plain - MOONS_MIN_GAP_REDUCTION)
+    return unmet
 
 
 @pytest.fixture(scope="module")
@@ -293,7 +348,7 @@ PRODUCED_BY = {"original": "build_sized_model(16)", "smaller": "build_sized_mode
 
 def assert_gap_shrinks(runs: dict, name: str) -> None:
     original, variant = run_of(runs, "original")["gap"], run_of(runs, name)["gap"]
-    ratio = course_config.OVERFIT_MAX_GAP_RATIO[name]
+    ratio = MAX_GAP_RATIO[name]
     assert variant <= ratio * original, (
         f"Trained by the grader, {PRODUCED_BY[name]}'s validation loss rises {variant:.3f} after its lowest point; "
         f"the original's rises {original:.3f}. Expected at most {ratio:g} × the original's."
@@ -302,7 +357,7 @@ def assert_gap_shrinks(runs: dict, name: str) -> None:
 
 def assert_beats_the_original_on_test(runs: dict, name: str) -> None:
     original, variant = run_of(runs, "original")["test_accuracy"], run_of(runs, name)["test_accuracy"]
-    gain = course_config.OVERFIT_MIN_TEST_GAIN[name]
+    gain = MIN_TEST_GAIN[name]
     assert variant >= original + gain, (
         f"Trained by the grader for 20 epochs, {PRODUCED_BY[name]} reaches {variant:.4f} test accuracy and the "
         f"original (which overfits) {original:.4f}; expected at least {gain:g} more than the original."
@@ -326,7 +381,7 @@ def test_l1_penalties_overfit_less(runs):
 def test_dropout_keeps_the_network_from_memorizing(runs):
     """After 20 epochs, the dropout model's training loss stays far above the original's (grader's runs)."""
     original, dropout = run_of(runs, "original")["final_loss"], run_of(runs, "dropout")["final_loss"]
-    ratio = course_config.OVERFIT_MIN_TRAIN_LOSS_RATIO_DROPOUT
+    ratio = MIN_TRAIN_LOSS_RATIO_DROPOUT
     assert dropout >= ratio * original, (
         f"Trained by the grader for 20 epochs, build_dropout_model() ends with training loss {dropout:.4f}, "
         f"the original with {original:.4f} (it has memorized the training reviews); dropout should keep "
@@ -350,7 +405,7 @@ def test_smaller_overfits_less(runs):
 def test_smaller_reaches_its_best_epoch_later(runs):
     """The 8-unit model reaches its lowest validation loss later than the original (grader's runs)."""
     original, smaller = run_of(runs, "original")["best_epoch"], run_of(runs, "smaller")["best_epoch"]
-    later = course_config.OVERFIT_SMALLER_LATER_EPOCHS
+    later = SMALLER_LATER_EPOCHS
     assert smaller >= original + later, (
         f"Trained by the grader, build_sized_model(8) is best at epoch {smaller} and the original at epoch "
         f"{original}; the smaller network should be best at least {later} epoch(s) later."
@@ -388,7 +443,7 @@ def test_moons_model_architecture(submission):
 def test_big_moons_model_overfits(moons):
     """Trained by the grader, moons_model(50) fits its 200 points far better than fresh points (it overfits)."""
     run = run_of(moons, "plain")
-    least = course_config.MOONS_MIN_OVERFIT_GAP
+    least = MOONS_MIN_OVERFIT_GAP
     assert run["gap"] >= least, (
         f"Trained by the grader ({PROTOCOL['moons_steps']:,} full-batch steps), moons_model(50) reaches {run['train_accuracy']:.3f} "
         f"accuracy on its training points and {run['val_accuracy']:.3f} on fresh ones; with 50 tanh units and "
@@ -430,7 +485,7 @@ def test_regularized_moons_model_architecture(submission):
 
 def assert_moons_gap_shrinks(moons: dict, name: str, produced_by: str) -> None:
     plain, variant = run_of(moons, "plain")["gap"], run_of(moons, name)["gap"]
-    least = course_config.MOONS_MIN_GAP_REDUCTION
+    least = MOONS_MIN_GAP_REDUCTION
     assert variant <= plain - least, (
         f"Trained by the grader, {produced_by} is {variant:+.3f} more accurate on its training points than on "
         f"fresh ones, the plain moons_model(50) {plain:+.3f}; expected a gap at least {least:g} smaller."
