@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import re
+import statistics
 
 import nbformat
 import pytest
@@ -55,3 +56,63 @@ def test_the_quoted_l2_test_gain_is_the_calibrated_one():
     gains = [l2 - original for l2, original in zip(metrics["l2_test_accuracy"]["values"],
                                                   metrics["original_test_accuracy"]["values"])]
     assert quoted == (round(min(gains), 3), round(max(gains), 3))
+
+
+def calibrated(assignment: str) -> dict[str, list[float]]:
+    metrics = json.loads((course_config.ROOT / "calibration" / f"{assignment}.json").read_text())["metrics"]
+    return {name: figures["values"] for name, figures in metrics.items()}
+
+
+def spread(values) -> tuple[float, float]:
+    values = list(values)
+    return min(values), max(values)
+
+
+def quoted_as(quoted: str, value: float) -> bool:
+    """`quoted` is `value` written with as many decimals as it shows."""
+    decimals = len(quoted.split(".")[1]) if "." in quoted else 0
+    return abs(float(quoted) - value) <= 0.5 * 10**-decimals + 1e-9
+
+
+def test_the_readmes_calibrated_figures_are_the_calibrations():
+    """Every range the README's *Thresholds* section quotes from a calibration, checked against it."""
+    imdb, mnist, lab = calibrated("imdb_sentiment"), calibrated("multiclass_softmax"), calibrated("overfitting_regularization")
+
+    def ratio(variant, of="original", key="gap"):
+        return spread(v / o for v, o in zip(lab[f"{variant}_{key}"], lab[f"{of}_{key}"]))
+
+    def difference(first, second):
+        return spread(a - b for a, b in zip(lab[first], lab[second]))
+
+    def summary(values):
+        return (statistics.mean(values), statistics.stdev(values), min(values), max(values))
+
+    figures = {
+        r"30 seeds: mean ([0-9.]+), std ([0-9.]+), min ([0-9.]+), max ([0-9.]+)": summary(imdb["test_accuracy"]),
+        r"20 seeds: mean ([0-9.]+), std ([0-9.]+), min ([0-9.]+), max ([0-9.]+)": summary(mnist["test_accuracy"]),
+        r"of L2 is ([0-9.]+)-([0-9.]+) × the original's": ratio("l2"),
+        r"of L1 ([0-9.]+)-([0-9.]+) ×": ratio("l1"),
+        r"L1\+L2 ([0-9.]+)-([0-9.]+) ×": ratio("l1_l2"),
+        r"of the 8-unit model ([0-9.]+)-([0-9.]+) ×": ratio("smaller"),
+        r"best epoch comes ([0-9]+)-([0-9]+) epochs later": difference("smaller_best_epoch", "original_best_epoch"),
+        r"final training loss is ([0-9.]+)-([0-9.]+) × the original's": ratio("dropout", key="final_loss"),
+        r"its test accuracy ([0-9.]+)-([0-9.]+) above the original's": difference("dropout_test_accuracy", "original_test_accuracy"),
+        r"L2's test accuracy is only ([0-9.]+)-([0-9.]+) above": difference("l2_test_accuracy", "original_test_accuracy"),
+        r"the 50-unit network is ([0-9.]+)-([0-9.]+) more accurate": spread(lab["moons_plain_gap"]),
+        r"L1 shrinks that gap by ([0-9.]+)-([0-9.]+)": difference("moons_plain_gap", "moons_l1_gap"),
+        r"dropout by ([0-9.]+)-([0-9.]+) \(": difference("moons_plain_gap", "moons_dropout_gap"),
+        r"our original's is ([0-9.]+)-([0-9.]+)\.": spread(lab["original_gap"]),
+    }
+    text = README.replace("\n", " ")
+    for pattern, values in figures.items():
+        match = re.search(pattern, re.sub(r"\s+", " ", text))
+        assert match, f"the README no longer says {pattern!r}"
+        assert all(quoted_as(q, v) for q, v in zip(match.groups(), values)), (pattern, match.groups(), values)
+
+
+def test_the_notebooks_approximate_figures_are_the_calibrations():
+    """"About" figures in the notebooks: the calibrated mean, rounded as quoted."""
+    (mnist,) = measured(r"this network gets about ([0-9.]+)\)", prose("multiclass_softmax"))
+    assert quoted_as(str(mnist), statistics.mean(calibrated("multiclass_softmax")["test_accuracy"]))
+    (loss,) = measured(r"which falls to about ([0-9.]+)\)", prose("overfitting_regularization"))
+    assert quoted_as(str(loss), statistics.mean(calibrated("overfitting_regularization")["original_final_loss"]))

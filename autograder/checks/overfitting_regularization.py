@@ -4,9 +4,9 @@ Architectures are read from the models the student's functions build. The effect
 weight penalties and dropout are measured on the grader's own training runs of those functions,
 with margins taken from a calibration over many seeds (calibration/overfitting_regularization.json):
 each check asks for an effect that every calibrated seed shows clearly, never a win by a hair.
-Keras adds the penalties to `val_loss`, so the penalized and smaller models are compared by their
-overfitting gap (how far the validation loss rises after its lowest point) and by test accuracy,
-not by raw losses. On the moons, overfitting is training accuracy far above the accuracy on fresh
+Keras adds the penalties to `val_loss`, so the penalized models are compared by their overfitting
+gap (how far the validation loss rises after its lowest point) and by test accuracy, not by raw
+losses; the smaller model by the epoch of its lowest validation loss. On the moons, overfitting is training accuracy far above the accuracy on fresh
 points from the same distribution.
 """
 
@@ -40,12 +40,12 @@ PROTOCOL = {"imdb_train_reviews": 10_000, "imdb_val_reviews": 5_000, "imdb_epoch
 # Thresholds of the grader's runs, each below what every calibrated seed shows
 # (`python -m autograder calibrate`, calibration/overfitting_regularization.json).
 # Reference over 10 seeds (IMDB: 20 epochs on 10,000 reviews): overfitting gap (final minus lowest
-# validation loss) of L2 0.37-0.50 × the original's, L1 0.00-0.13 ×, L1 + L2 0.00-0.18 ×, the
-# 8-unit model 0.36-0.81 ×; the 8-unit model's best epoch 1-6 epochs later; dropout's final
-# training loss 5.0-10.6 × the original's (which memorizes: about 0.013) and its test accuracy
-# 0.007-0.014 above the original's (L2's only 0.001-0.005: not graded). A copy of the
+# validation loss) of L2 0.37-0.50 × the original's, L1 0.00-0.13 ×, L1 + L2 0.00-0.18 ×; the
+# 8-unit model's best epoch 1-6 epochs later (its gap, 0.36-0.81 ×, too uneven to grade); dropout's final
+# training loss 4.9-10.6 × the original's (which memorizes: about 0.013) and its test accuracy
+# 0.006-0.014 above the original's (L2's only 0.001-0.005: not graded). A copy of the
 # unregularized original: 1.0×, 0 epochs later, 1.0×, +0.
-MAX_GAP_RATIO = {"l2": 0.75, "l1": 0.5, "l1_l2": 0.5, "smaller": 0.9}  # at most this × the original's gap
+MAX_GAP_RATIO = {"l2": 0.75, "l1": 0.5, "l1_l2": 0.5}  # at most this × the original's gap
 SMALLER_LATER_EPOCHS = 1  # the 8-unit model's best epoch comes at least this much later
 MIN_TRAIN_LOSS_RATIO_DROPOUT = 3.0  # dropout's final training loss, at least this × the original's
 MIN_TEST_GAIN = {"dropout": 0.004}  # test accuracy above the original's
@@ -393,12 +393,6 @@ def test_dropout_keeps_the_network_from_memorizing(runs):
 def test_dropout_beats_the_original_on_test(runs):
     """After 20 epochs, the dropout model's test accuracy is higher than the original's (grader's runs)."""
     assert_beats_the_original_on_test(runs, "dropout")
-
-
-@check(points=1, cell="test_overfitting_effects")
-def test_smaller_overfits_less(runs):
-    """The 8-unit model's overfitting gap is clearly smaller than the original's (grader's runs)."""
-    assert_gap_shrinks(runs, "smaller")
 
 
 @check(points=1, cell="test_overfitting_effects")
