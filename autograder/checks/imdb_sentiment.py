@@ -104,7 +104,6 @@ def unmet_margins(metrics: dict[str, list[float]]) -> list[str]:
     return [] if min(metrics["test_accuracy"]) > MIN_TEST_ACCURACY else ["MIN_TEST_ACCURACY"]
 
 
-
 def accuracy_of(model: keras.Model, lab_data) -> float:
     probabilities = predictions(model, lab_data.x_test)
     return float(np.mean((probabilities > 0.5) == (lab_data.y_test > 0.5)))
