@@ -299,6 +299,23 @@ CASES = [
                      replace_in("build_model", 'model.compile(optimizer="rmsprop"',
                                 'model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=0.0)')(nb)),
          fails={"test_grader_trained_test_accuracy"}, passes=DECODE | VECTORIZE),
+    # When the grader calls it (seen from the call stack), describe a model of ten billion weights
+    # without building it, so that the grader, which builds and trains it, runs out of memory. Each
+    # layer is within the wire's per-layer bound; its estimate of the whole model refuses it.
+    Case("describes_a_huge_model_only_to_the_grader",
+         replace_in("build_model", '    """The 16-16-1 relu/sigmoid network, compiled with rmsprop, binary cross-entropy and accuracy."""\n',
+                    '    """The 16-16-1 relu/sigmoid network, compiled with rmsprop, binary cross-entropy and accuracy."""\n'
+                    '    import sys\n'
+                    '    frame = sys._getframe(1)\n'
+                    '    while frame and "autograder" not in frame.f_code.co_name:\n'
+                    '        frame = frame.f_back\n'
+                    '    if frame:\n'
+                    '        huge = keras.Sequential([keras.layers.Dense(1_000_000, activation="relu"),\n'
+                    '                                 keras.layers.Dense(1, activation="sigmoid")])\n'
+                    '        huge.compile(optimizer="rmsprop", loss="binary_crossentropy", metrics=["accuracy"])\n'
+                    '        return huge\n'),
+         says="the model has more than 20,000,000 weights", fails={"test_grader_trained_test_accuracy"},
+         passes=DECODE | VECTORIZE),
     # Lower the threshold in the kernel's copy of the checks, and return a model that cannot learn.
     Case("patches_the_threshold_with_a_model_that_cannot_learn",
          replace_in("build_model", 'model.compile(optimizer="rmsprop"',
