@@ -93,6 +93,13 @@ CELL_TIMEOUT_S = int(_number("COURSE_CELL_TIMEOUT_S", 600))
 NOTEBOOK_TIMEOUT_S = int(_number("COURSE_NOTEBOOK_TIMEOUT_S", 1800))
 # One call of a student function by a check (a check that trains asks for more, next to its code).
 CALL_TIMEOUT_S = _number("COURSE_CALL_TIMEOUT_S", 10)
+# After the notebook, two budgets per submission, each CHECKS_LIMIT_FACTOR × the reference's check
+# time + extra (calibration/<lab>.timing.json; CHECKS_TIMEOUT_S without it, and the ceiling): all
+# calls of the student's code together, and the grader's own CPU time training the student's models.
+# Measured reference check times: IMDB 20 s, MNIST 12 s, overfitting 119 s (1 thread).
+CHECKS_LIMIT_FACTOR = _number("COURSE_CHECKS_LIMIT_FACTOR", 3.0)
+CHECKS_LIMIT_EXTRA_S = _number("COURSE_CHECKS_LIMIT_EXTRA_S", 60)
+CHECKS_TIMEOUT_S = _number("COURSE_CHECKS_TIMEOUT_S", 900)
 # Memory of the submission's processes and tmpfs files. The reference (uint8) peaks at 2.2 GB; the
 # textbook's float64 arrays at 9.6 GB, which an honest student may still use.
 MEMORY_LIMIT_GB = _number("COURSE_MEMORY_LIMIT_GB", 12.0)

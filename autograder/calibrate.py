@@ -33,7 +33,7 @@ def calibrate(assignment: str, seeds: int) -> dict:
     runs, seconds = [], []
     with tempfile.TemporaryDirectory(prefix="autograder-calibrate-") as folder:
         os.chmod(folder, 0o711)
-        with KernelSession(nbformat.read(source, as_version=4), Path(folder), course_config.CHECK_SEED) as kernel:
+        with KernelSession(nbformat.read(source, as_version=4), Path(folder)) as kernel:
             reference = Submission(kernel)  # a kernel with the source notebook's definitions
             for seed in range(seeds):
                 started = time.monotonic()

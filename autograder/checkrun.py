@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import os
+import secrets
+import time
 from typing import Callable
 
 import pytest
 
+import course_config
 from autograder import wire
 from autograder.checks import check_module_path
 from autograder.kernel import KernelSession, KernelUnavailable
@@ -43,11 +47,20 @@ def describe_student_failure(function: str, failure) -> str:
 
 
 class Submission:
-    """The student's notebook as the checks see it: functions to call and variables to read."""
+    """The student's notebook as the checks see it: functions to call and variables to read.
 
-    def __init__(self, kernel: KernelSession):
+    Two budgets bound what one submission costs after its notebook ran: `call_seconds`, the time
+    of all calls of its code together (a function that hangs only when the grader calls it spends
+    it once), and `training_cpu_seconds`, the grader's own CPU time training the student's models
+    (`fit`). Both come from the reference's measured check time (timing.py)."""
+
+    def __init__(self, kernel: KernelSession, call_seconds: float = math.inf, training_cpu_seconds: float = math.inf):
         self.kernel = kernel
         self.calls = 0
+        self.call_seconds_left = call_seconds
+        self.training_cpu_left = training_cpu_seconds
+        self.hung_variables: set[str] = set()
+        self.input_seed = secrets.randbits(128)  # the checks' random inputs: nothing to brute-force
 
     def function(self, name: str, *, timeout: float | None = None, weights: bool = False,
                  without: tuple[str, ...] = ()) -> Callable:
@@ -56,11 +69,18 @@ class Submission:
 
         def call(*args, **kwargs):
             self.calls += 1
+            limit = min(timeout or course_config.CALL_TIMEOUT_S, self.call_seconds_left)
+            if limit < 1:
+                raise StudentCodeError(name, "Your functions used up the time the checks may spend calling them "
+                                             "(three times the reference's); this call was not made.")
+            started = time.monotonic()
             try:
-                value = self.kernel.call(name, args, kwargs, timeout=timeout, weights=weights, seed=self.calls,
+                value = self.kernel.call(name, args, kwargs, timeout=limit, weights=weights, seed=self.calls,
                                          without=without)
             except KernelUnavailable as error:
                 raise StudentCodeError(name, str(error)) from None
+            finally:
+                self.call_seconds_left -= time.monotonic() - started
             if isinstance(value, (wire.StudentException, wire.Missing)):
                 raise StudentCodeError(name, value)
             return value
@@ -68,12 +88,46 @@ class Submission:
         call.__name__ = name
         return call
 
-    def variable(self, name: str, *, weights: bool = False):
-        """A variable the notebook left behind, or wire.Missing."""
+    def fit(self, model, *args, **kwargs):
+        """The grader's own `model.fit(...)` of a student's model, stopped when the submission's
+        training budget (CPU seconds of this process, all threads) is spent: an AssertionError then
+        says so."""
+        import keras
+
+        budget = self.training_cpu_left
+
+        class Budget(keras.callbacks.Callback):
+            started, stopped = time.process_time(), False
+
+            def on_train_batch_end(self, batch, logs=None):
+                if time.process_time() - self.started > budget:
+                    self.stopped = self.model.stop_training = True
+
+        callback = Budget()
         try:
-            return self.kernel.variable(name, weights=weights)
+            return model.fit(*args, callbacks=[callback], **kwargs)
+        finally:
+            self.training_cpu_left -= time.process_time() - callback.started
+            assert not callback.stopped, (
+                "The grader stopped training your model: it used up this submission's budget of the grader's "
+                "time (three times the reference's). Compare your model's size with the lab's.")
+
+    def variable(self, name: str, *, weights: bool = False):
+        """A variable the notebook left behind, or wire.Missing. A read that hung (student code in a
+        property, say) is not tried again, and reads count against the calls' budget."""
+        if name in self.hung_variables or self.call_seconds_left < 1:
+            return wire.StudentException("TimeoutError", f"reading `{name}` was stopped: it ran out of time", [])
+        started = time.monotonic()
+        try:
+            value = self.kernel.variable(name, weights=weights,
+                                         timeout=min(course_config.CALL_TIMEOUT_S, self.call_seconds_left))
         except KernelUnavailable as error:
             raise StudentCodeError(name, str(error)) from None
+        finally:
+            self.call_seconds_left -= time.monotonic() - started
+        if isinstance(value, wire.StudentException) and value.type_name == "TimeoutError":
+            self.hung_variables.add(name)
+        return value
 
 
 def describe_failure(excinfo: pytest.ExceptionInfo) -> str:

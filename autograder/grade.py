@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 
 import course_config
-from autograder import grader_data, sandbox, timing
+from autograder import grader_data, safe_outputs, sandbox, timing
 from autograder.checkrun import Submission, run_checks
 from autograder.checks import read_check_specs
 from autograder.kernel import ExecutionResult, KernelSession
@@ -72,9 +72,16 @@ def run_submission(notebook: nbformat.NotebookNode, assignment: str, limits: tim
     """Execute the notebook in its kernel, then run the checks against it; the kernel is gone after."""
     label = "".join(c for c in student if c.isalnum() or c == "_")[:40] or "submission"
     with tempfile.TemporaryDirectory(prefix=f"autograder-{label}-") as folder:
-        with KernelSession(copy.deepcopy(notebook), Path(folder), course_config.CHECK_SEED, label) as kernel:
+        with KernelSession(copy.deepcopy(notebook), Path(folder), label) as kernel:
             execution = kernel.run_notebook(limits.cells, limits.default_cell, limits.notebook)
-            outcomes = run_checks(assignment, Submission(kernel))
+            outcomes = run_checks(assignment, Submission(kernel, limits.calls, limits.training_cpu))
+    # The checks' calls ran student code after the notebook was cleaned, and its display updates
+    # rewrite the notebook's cells: clean what is kept once more, now that the kernel is gone.
+    dropped = safe_outputs.neutralize(execution.notebook)
+    if dropped:
+        limit_mb = course_config.MAX_EXECUTED_NOTEBOOK_BYTES // 2**20
+        execution.limits.append(f"Outputs of cell(s) {dropped} were not kept: display updates sent while the checks "
+                                f"ran took the executed notebook past its {limit_mb} MB limit.")
     return execution, outcomes, kernel
 
 

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import itertools
 import json
 import os
+import secrets
 import threading
 import time
 from dataclasses import dataclass, field
@@ -168,11 +170,13 @@ class ArgumentWriter:
 class KernelSession:
     """A sandboxed kernel for one submission: run its notebook, then call its functions."""
 
-    def __init__(self, notebook: nbformat.NotebookNode, folder: Path, secret_seed: int, label: str = "submission"):
+    def __init__(self, notebook: nbformat.NotebookNode, folder: Path, label: str = "submission"):
         self.notebook = notebook
         self.box = sandbox.Box.create(folder, label)
         self.arguments = ArgumentWriter(self.box.inputs)
-        self.secret_seed = secret_seed
+        # Seeds of student code come from a random key of this session's: the kernel sees every
+        # seed, and nothing it sees can lead back to the course's check seed (issue 20).
+        self._seed_key = secrets.token_bytes(32)
         self.hung: dict[str, str] = {}  # function -> why it is not called again
         self.fresh_kernel_problems: list[str] = []
         self.memory_exceeded = False
@@ -199,6 +203,7 @@ class KernelSession:
         self.client = LimitedOutputClient(
             self.notebook, timeout=course_config.CALL_TIMEOUT_S, allow_errors=True, kernel_name="python3",
             interrupt_on_timeout=True, record_timing=False,
+            store_widget_state=False,  # widget outputs are never kept (safe_outputs), nor their state
             kernel_manager_class=sandbox.SandboxedKernelManager.in_box(self.box),
             error_on_timeout={"ename": "TimeoutError", "evalue": "ran past its time limit", "traceback": []},
             resources={"metadata": {"path": str(self.box.folder)}}, extra_arguments=KERNEL_ARGUMENTS,
@@ -337,8 +342,9 @@ class KernelSession:
                                  f"{course_config.MAX_MESSAGE_BYTES // 2**20} MB; they were refused unread.")
         outputs = self.notebook.cells[index].get("outputs", []) if index < len(self.notebook.cells) else []
         if any("No space left on device" in json.dumps(o) for o in outputs):
-            result.limits.append(f"Disk limit: {cell} filled a {course_config.SCRATCH_LIMIT_MB} MB scratch "
-                                 f"folder ({sandbox.HOME}, /tmp or /dev/shm).")
+            result.limits.append(f"Disk limit: {cell} filled one of its folders ({sandbox.HOME}, /tmp or /dev/shm: "
+                                 f"{course_config.SCRATCH_LIMIT_MB} MB each; its socket folder: "
+                                 f"{sandbox.KERNEL_DIR_LIMIT_MB} MB).")
 
     # --- calls from the checks -------------------------------------------------------------------
 
@@ -359,18 +365,19 @@ class KernelSession:
             _EventLoop.run(self._after_timeout(limit))
             return wire.StudentException("TimeoutError", self.hung[name], [])
 
-    def variable(self, name: str, *, weights: bool = False):
+    def variable(self, name: str, *, weights: bool = False, timeout: float | None = None):
         """The value of a variable the notebook left in its namespace, decoded."""
-        limit = course_config.CALL_TIMEOUT_S
+        limit = timeout or course_config.CALL_TIMEOUT_S
         try:
             return _EventLoop.run(self._request({"op": "variable", "name": name, "weights": weights}, limit))
         except CallTimedOut:  # reading it ran student code (a property, say) that hangs
             _EventLoop.run(self._after_timeout(limit))
             return wire.StudentException("TimeoutError", f"reading `{name}` ran past its {limit:g} s limit", [])
 
-    def kernel_seed(self, seed: int) -> int:
-        """A seed for student code derived from the private check seed, which never enters the kernel."""
-        digest = hashlib.sha256(f"{self.secret_seed}:{seed}".encode()).digest()
+    def kernel_seed(self, call: int) -> int:
+        """The seed of the student's code for one call: a keyed hash of the call's number with this
+        session's random key, so seeds seen in the kernel tell nothing about other seeds."""
+        digest = hmac.new(self._seed_key, str(call).encode(), hashlib.sha256).digest()
         return int.from_bytes(digest[:4], "big") % 2**31
 
     async def _request(self, request: dict, limit: float):
@@ -403,7 +410,7 @@ class KernelSession:
             return wire.StudentException("NoResult", "the call sent nothing back (its output was too large, "
                                          "or the kernel's display was replaced)", [])
         try:
-            return wire.decode(replies[-1])
+            return wire.decode(replies[-1], weights=request.get("weights") is True)
         except wire.WireError as error:
             return wire.StudentException("UnreadableResult", str(error), [])
 

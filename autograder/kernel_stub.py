@@ -94,7 +94,7 @@ def _autograder_serve(request, namespace):
             history = {str(k): [float(x) for x in v] for k, v in value.history.items()}
             model = getattr(value, "model", None)
             return {"__history__": encode(history, depth + 1),
-                    "model": model_payload(model, True) if model is not None else None}
+                    "model": model_payload(model, request.get("weights", False)) if model is not None else None}
         return {"__object__": kind[:100]}
 
     def decode(value):

@@ -30,6 +30,10 @@ def neutralize(notebook: nbformat.NotebookNode) -> list[int]:
         if cell.cell_type != "code":
             continue
         for output in cell.get("outputs", []):
+            if output.get("output_type") not in ("display_data", "execute_result"):
+                # A display update can land on an output replaced by a note (nbclient keeps its index).
+                output.pop("data", None)
+                output.pop("metadata", None)
             if "data" in output:
                 kept = {mime: value for mime, value in output.data.items() if mime in SAFE_MIME_TYPES}
                 if len(kept) < len(output.data):

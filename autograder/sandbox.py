@@ -14,6 +14,11 @@ The kernel, the only process that runs student code, starts as
   is root; never root mapped into a user namespace).
 - **cgroup** (v1 `memory`, `pids`, `cpu`, or v2): one per submission, counting every process and
   tmpfs page: memory, number of processes, CPU (`NUM_THREADS` cores).
+- **the kernel's socket folder** is a small tmpfs (`KERNEL_DIR_LIMIT_MB`) mounted by the grader
+  over the box's folder, so the one place the kernel may write that the grader also sees is not
+  the host's disk; unmounted when the box closes.
+- **stdio**: the kernel's stdin, stdout and stderr are /dev/null, never the grader's (whose stdout
+  may be a batch worker's result pipe).
 
 Each protection that cannot be had here is off, and `off_notes()` says which and why, for the report.
 """
@@ -44,6 +49,8 @@ import course_config
 
 HOME = "/home/student"  # the kernel's working folder inside the sandbox (a tmpfs)
 MB = 2**20
+KERNEL_DIR_LIMIT_MB = 4  # a connection file and a few sockets need a few kilobytes
+KERNEL_DIR_INODES = 256  # sockets of the kernel and of up to MAX_FRESH_KERNELS fresh ones
 
 
 @dataclass(frozen=True)
@@ -76,6 +83,7 @@ def protections() -> tuple[Protection, ...]:
         Protection("separate user", user_problem is None, user_problem or ""),
         Protection("namespaces", _namespace_problem(user_problem is None) is None, _namespace_problem(user_problem is None) or ""),
         Protection("cgroup limits", Cgroup.problem() is None, Cgroup.problem() or ""),
+        Protection("kernel folder cap", _mount_problem(root) is None, _mount_problem(root) or ""),
     )
 
 
@@ -92,7 +100,8 @@ def off_notes() -> list[str]:
     """One line per protection that is off, with its reason (for each report)."""
     consequence = {"separate user": "student code ran as the grader's own user",
                    "namespaces": "student code could see this machine's files, processes and network",
-                   "cgroup limits": "memory was watched by sampling, and processes, CPU and disk were not limited"}
+                   "cgroup limits": "memory was watched by sampling, and processes, CPU and disk were not limited",
+                   "kernel folder cap": "the kernel's socket folder, on the grader's disk, had no size limit"}
     return [f"Sandbox protection off: {p.name} ({p.why_off}); {consequence[p.name]}." for p in protections() if not p.on]
 
 
@@ -113,6 +122,31 @@ def _namespace_problem(separate_user: bool) -> str | None:
     if run.returncode != 0:
         return f"bwrap could not start Python in a sandbox here: {run.stderr.decode(errors='replace').strip()[-300:]}"
     return None
+
+
+@functools.lru_cache(maxsize=None)
+def _mount_problem(root: bool) -> str | None:
+    """Why a size-capped tmpfs cannot be mounted over the kernel's folder here, or None."""
+    if not root:
+        return "mounting a tmpfs needs root"
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            _mount_tmpfs(Path(folder), os.getuid(), os.getgid())
+        except (OSError, subprocess.SubprocessError) as error:
+            return f"a tmpfs could not be mounted ({error})"
+        _unmount(Path(folder))
+    return None
+
+
+def _mount_tmpfs(path: Path, uid: int, gid: int) -> None:
+    options = f"size={KERNEL_DIR_LIMIT_MB}m,nr_inodes={KERNEL_DIR_INODES},mode=0700,uid={uid},gid={gid},nodev,nosuid,noexec"
+    subprocess.run(["mount", "-t", "tmpfs", "-o", options, "autograder-kernel", str(path)],
+                   check=True, capture_output=True, timeout=30)
+
+
+def _unmount(path: Path) -> None:
+    # Lazy: a process of the kernel that is still dying may hold it; the host's view is gone at once.
+    subprocess.run(["umount", "-l", str(path)], capture_output=True, timeout=30)
 
 
 def _setpriv(separate_user: bool) -> list[str]:
@@ -180,6 +214,7 @@ class Box:
 
     folder: Path
     cgroup: Cgroup | None
+    mounted: bool = False
 
     @classmethod
     def create(cls, folder: Path, label: str) -> Box:
@@ -187,13 +222,22 @@ class Box:
         kernel_dir.mkdir(mode=0o700)
         inputs.mkdir(mode=0o755)
         (folder / "work").mkdir(mode=0o700)
+        owner = os.getuid(), os.getgid()
         if is_on("separate user"):
             os.chmod(folder, 0o711)  # the sandbox user may pass through to its own folders
-            uid, gid = sandbox_user()
-            os.chown(kernel_dir, uid, gid)  # the kernel makes its sockets here
+            owner = sandbox_user()
+            os.chown(kernel_dir, *owner)  # the kernel makes its sockets here
             if not is_on("namespaces"):
                 os.chmod(folder / "work", 0o777)
-        return cls(folder, Cgroup(label) if is_on("cgroup limits") else None)
+        box = cls(folder, Cgroup(label) if is_on("cgroup limits") else None)
+        if is_on("kernel folder cap"):
+            try:
+                _mount_tmpfs(kernel_dir, *owner)
+            except Exception:
+                box.close()
+                raise
+            box.mounted = True
+        return box
 
     @property
     def kernel_dir(self) -> Path:
@@ -217,6 +261,9 @@ class Box:
     def close(self) -> None:
         if self.cgroup:
             self.cgroup.remove()
+        if self.mounted:
+            _unmount(self.kernel_dir)
+            self.mounted = False
 
 
 class SandboxedKernelManager(AsyncKernelManager):
@@ -251,6 +298,9 @@ class SandboxedKernelManager(AsyncKernelManager):
             kernel_cmd = [*kernel_cmd, "--IPKernelApp.parent_handle=1"]
             # A signal to bwrap does not reach the kernel: interrupt it with a control message.
             self.kernel_spec.interrupt_mode = "message"
+        # Student code (and every process it starts) writing to fd 0-2 must not reach the grader's
+        # own output, which in a batch is the worker's result pipe.
+        kw.update(stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return await super()._async_launch_kernel(self.box.command(kernel_cmd), **kw)
 
 

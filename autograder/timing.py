@@ -20,6 +20,10 @@ class Limits:
     cells: dict[str, float]  # by cell key (kernel.cell_keys)
     default_cell: float
     notebook: float
+    # After the notebook: all calls of the student's code together (s), and the grader's own
+    # training of the student's models (CPU s of the grader's process).
+    calls: float = course_config.CHECKS_TIMEOUT_S
+    training_cpu: float = course_config.CHECKS_TIMEOUT_S
 
 
 def timing_path(assignment: str) -> Path:
@@ -35,7 +39,11 @@ def limits(assignment: str) -> Limits:
     cells = {key: course_config.CELL_LIMIT_FACTOR * seconds + course_config.CELL_LIMIT_EXTRA_S
              for key, seconds in measured["cells"].items()}
     total = course_config.NOTEBOOK_LIMIT_FACTOR * measured["notebook_seconds"] + course_config.NOTEBOOK_LIMIT_EXTRA_S
-    return Limits(cells, course_config.CELL_LIMIT_EXTRA_S, min(total, course_config.NOTEBOOK_TIMEOUT_S))
+    # The reference's checks (its calls and the grader's training of its models) took `checks` s
+    # at one thread: what the reference's own calls or training need is less than that.
+    checks = course_config.CHECKS_LIMIT_FACTOR * sum(measured["checks"].values()) + course_config.CHECKS_LIMIT_EXTRA_S
+    return Limits(cells, course_config.CELL_LIMIT_EXTRA_S, min(total, course_config.NOTEBOOK_TIMEOUT_S),
+                  calls=min(checks, course_config.CHECKS_TIMEOUT_S), training_cpu=min(checks, course_config.CHECKS_TIMEOUT_S))
 
 
 def measure(assignment: str) -> dict:

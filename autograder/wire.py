@@ -99,12 +99,13 @@ class Missing:
     name: str
 
 
-def decode(reply) -> object:
-    """The value of one kernel reply; WireError for anything that is not valid data."""
+def decode(reply, weights: bool = False) -> object:
+    """The value of one kernel reply; WireError for anything that is not valid data, or that the
+    grader did not ask for: a field a kind of value does not have, or weights unless `weights`."""
     try:
-        if not isinstance(reply, dict) or "result" not in reply:
-            raise WireError("the kernel's reply has no result")
-        return _Decoder().value(reply["result"], 0)
+        if not isinstance(reply, dict) or set(reply) != {"result"}:
+            raise WireError("the kernel's reply is not a single result")
+        return _Decoder(weights).value(reply["result"], 0)
     except WireError:
         raise
     except (RecursionError, MemoryError):
@@ -113,9 +114,22 @@ def decode(reply) -> object:
         raise WireError(f"the value could not be read ({type(error).__name__})") from None
 
 
+# The fields each kind of tagged value may carry; anything else in a reply is refused.
+FIELDS = {"__ndarray__": {"__ndarray__"}, "__float__": {"__float__"}, "__tuple__": {"__tuple__"},
+          "__dict__": {"__dict__"}, "__model__": {"__model__", "iterations", "weights"},
+          "__history__": {"__history__", "model"}, "__figure__": {"__figure__"}, "__object__": {"__object__"},
+          "__missing__": {"__missing__"}, "__error__": {"__error__"}}
+
+
+def _only(value: dict, fields: set, what: str) -> None:
+    if not set(value) <= fields:
+        raise WireError(f"{what} carries fields the grader did not ask for")
+
+
 class _Decoder:
-    def __init__(self):
+    def __init__(self, weights: bool = False):
         self.items = 0
+        self.weights = weights  # the grader asked for a model's weights
 
     def value(self, value, depth: int):
         self.items += 1
@@ -136,6 +150,10 @@ class _Decoder:
         return self.tagged(value, depth)
 
     def tagged(self, value: dict, depth: int):
+        tag = next((key for key in FIELDS if key in value), None)
+        if tag is None:
+            raise WireError("an object of unknown kind")
+        _only(value, FIELDS[tag], "a value")
         if "__ndarray__" in value:
             return decode_array(value["__ndarray__"])
         if "__float__" in value:
@@ -175,6 +193,7 @@ class _Decoder:
             error = value["__error__"]
             if not isinstance(error, dict):
                 raise WireError("an error report is malformed")
+            _only(error, {"type", "message", "frames"}, "an error report")
             frames = []
             for frame in self.list(error.get("frames", []), depth, decode_items=False)[:10]:
                 if type(frame) is list and len(frame) == 2 and type(frame[1]) is int:
@@ -193,6 +212,7 @@ class _Decoder:
     def model(self, value) -> ModelData:
         if not isinstance(value, dict) or not isinstance(value.get("__model__"), dict):
             raise WireError("a model description is malformed")
+        _only(value, FIELDS["__model__"] if self.weights else {"__model__", "iterations"}, "a model")
         config = json.loads(json.dumps(value["__model__"]))  # plain dicts and lists, for Keras
         check_model_config(config)
         iterations = value.get("iterations", 0)
@@ -207,10 +227,12 @@ class _Decoder:
     def axes(self, value, depth: int) -> AxesData:
         if not isinstance(value, dict):
             raise WireError("a figure's axes are malformed")
+        _only(value, {"lines", "scatter", "fills", "legend"}, "a figure")
         axes = AxesData(fills=min(int(_number(value.get("fills", 0))), 10_000), legend=value.get("legend") is True)
         for line in self.list(value.get("lines", []), depth, decode_items=False):
             if not isinstance(line, dict):
                 raise WireError("a line is malformed")
+            _only(line, {"label", "x", "y"}, "a line")
             x, y = (self.value(line.get(k), depth + 2) for k in ("x", "y"))
             if not (isinstance(x, np.ndarray) and isinstance(y, np.ndarray) and x.dtype.kind in "biuf" and y.dtype.kind in "biuf"):
                 raise WireError("a line's data are not numbers")
@@ -250,12 +272,14 @@ def check_model_config(config) -> None:
         elif isinstance(node, dict):
             if "class_name" in node:
                 _check_class(node)
+                if node["class_name"] in ("AUC", "Precision", "Recall"):
+                    _check_metric_state(node)
             stack.extend((item, depth + 1) for key, item in node.items() if type(key) is str)
         elif not (node is None or type(node) in (str, int, float, bool)):
             raise WireError("the model's config holds something that is not data")
     if config.get("class_name") not in ("Sequential", "Functional", "Model"):
         raise WireError("the value is not a Keras model")
-    if _parameter_estimate(config) > MAX_PARAMETERS:
+    if model_weights(config) > MAX_PARAMETERS:
         raise WireError(f"the model has more than {MAX_PARAMETERS:,} weights")
 
 
@@ -275,26 +299,143 @@ def _check_class(node: dict) -> None:
         raise WireError("the model's config names a custom registered object")
 
 
-def _parameter_estimate(config: dict) -> int:
-    """Weights of a Sequential model's Dense layers (an upper bound for anything else allowed)."""
-    layers = config.get("config", {}).get("layers", []) if isinstance(config.get("config"), dict) else []
-    total, width = 0, None
-    shape = config.get("config", {}).get("build_input_shape") if isinstance(config.get("config"), dict) else None
-    for layer in layers if type(layers) is list else []:
-        if not isinstance(layer, dict) or not isinstance(layer.get("config"), dict):
-            continue
-        settings = layer["config"]
-        if layer.get("class_name") == "InputLayer":
-            shape = settings.get("batch_shape")
-        if width is None and type(shape) is list:
-            width = math.prod(d for d in shape[1:] if type(d) is int) if len(shape) > 1 else None
-        if layer.get("class_name") == "Dense":
-            units = settings.get("units")
-            if type(units) is not int or not 0 < units <= 1_000_000:
-                raise WireError("a Dense layer's units are not a sensible number")
-            total += ((width or 10_000) + 1) * units  # no Input: the largest lab input
-            width = units
+# A model without an Input (the textbook's, built by its first fit) is built by the grader with its
+# lab's input shape: at most IMDB's 10,000 words per sample.
+DEFAULT_INPUT_SHAPE = [None, 10_000]
+MAX_LAYERS = 100  # the course's deepest model has 6
+MAX_WIDTH = 20_000  # values per sample of any tensor: 2 × the widest honest one (IMDB's 10,000 inputs)
+MAX_THRESHOLDS = 1_000  # AUC, Precision, Recall keep state per threshold (and per label: at most 100)
+LAYERS = {"InputLayer", "Dense", "Dropout", "Flatten", "Activation"}
+
+
+def model_weights(config: dict) -> int:
+    """How many weights Keras creates when it rebuilds this config, worked out before anything is
+    built: every layer's input, in graph order for a functional model, and every `build_config`
+    (Keras builds a layer with its build_config's shape, whatever its input)."""
+    inner = config.get("config")
+    layers = inner.get("layers") if isinstance(inner, dict) else None
+    if type(layers) is not list or len(layers) > MAX_LAYERS or not all(isinstance(layer, dict) for layer in layers):
+        raise WireError(f"the model's layers are missing or more than {MAX_LAYERS}")
+    for layer in layers:
+        if layer.get("class_name") not in LAYERS or not isinstance(layer.get("config"), dict):
+            raise WireError("the model holds a layer this lab does not accept (a model inside a model?)")
+    if config.get("class_name") == "Sequential":
+        declared = [s for s in (_shape(inner.get("build_input_shape")), _shape(_built_shape(config))) if s]
+        first = max(declared, key=_width) if declared else DEFAULT_INPUT_SHAPE  # the widest it could be built for
+        shapes, total = [first], 0
+        for layer in layers:
+            shape, weights = _layer_output(layer, [shapes[-1]])
+            shapes.append(shape)
+            total += weights
+        return total
+    return _functional_weights(layers)
+
+
+def _functional_weights(layers: list[dict]) -> int:
+    """Shapes resolved in graph order, whatever order the config lists the layers in."""
+    named = {layer.get("name"): layer for layer in layers}
+    if len(named) != len(layers) or not all(type(name) is str for name in named):
+        raise WireError("the model's layers have missing or repeated names")
+    shapes: dict[str, list] = {}
+    total = 0
+    for _ in range(len(layers)):
+        progress = False
+        for name, layer in named.items():
+            if name in shapes:
+                continue
+            sources = _inbound_layers(layer)
+            if any(source not in named for source in sources):
+                raise WireError("a layer's input comes from a layer the model does not have")
+            if all(source in shapes for source in sources):
+                shapes[name], weights = _layer_output(layer, [shapes[source] for source in sources])
+                total += weights
+                progress = True
+        if not progress:
+            break
+    if len(shapes) != len(layers):
+        raise WireError("the model's layers form a cycle")
     return total
+
+
+def _inbound_layers(layer: dict) -> list[str]:
+    nodes = layer.get("inbound_nodes", [])
+    if type(nodes) is not list:
+        raise WireError("a layer's inputs are malformed")
+    sources = []
+    for node in nodes:
+        stack = [node]
+        while stack:  # find every tensor the node reads, wherever it sits in args/kwargs
+            item = stack.pop()
+            if isinstance(item, dict) and item.get("class_name") == "__keras_tensor__":
+                history = item.get("config", {}).get("keras_history") if isinstance(item.get("config"), dict) else None
+                if type(history) is not list or not history or type(history[0]) is not str:
+                    raise WireError("a layer's input is malformed")
+                sources.append(history[0])
+            elif isinstance(item, dict):
+                stack.extend(item.values())
+            elif type(item) is list:
+                stack.extend(item)
+    return sources
+
+
+def _layer_output(layer: dict, inputs: list[list]) -> tuple[list, int]:
+    """A layer's output shape and its weights, from its input shapes and its build_config."""
+    kind, settings = layer["class_name"], layer["config"]
+    if kind == "InputLayer":
+        shape = next((s for s in (_shape(settings.get(k)) for k in ("batch_shape", "batch_input_shape")) if s), None)
+        if shape is None and _shape([None, *settings["shape"]] if type(settings.get("shape")) is list else None):
+            shape = [None, *settings["shape"]]
+        if shape is None:
+            raise WireError("an Input has no shape")
+        return shape, 0
+    if len(inputs) != 1:
+        raise WireError(f"a {kind} layer must take exactly one input")
+    shape = inputs[0]
+    built = _shape(_built_shape(layer))
+    if kind == "Flatten":
+        return [None, _width(shape)], 0
+    if kind != "Dense":
+        return shape, 0
+    units = settings.get("units")
+    if type(units) is not int or not 0 < units <= MAX_WIDTH:
+        raise WireError(f"a Dense layer's units are not a number from 1 to {MAX_WIDTH:,}")
+    width = max(shape[-1], built[-1] if built else 0)  # the widest input Keras could build it for
+    bias = settings.get("use_bias", True) is not False
+    return [*shape[:-1], units], (width + bias) * units
+
+
+def _built_shape(node: dict):
+    build = node.get("build_config")
+    return build.get("input_shape") if isinstance(build, dict) else None
+
+
+def _shape(value) -> list | None:
+    """A batch shape: None first, then sizes; refused if any tensor would be wider than MAX_WIDTH."""
+    if value is None:
+        return None
+    if type(value) is not list or not 2 <= len(value) <= 5 or not all(type(d) is int and d > 0 for d in value[1:]):
+        raise WireError("a shape in the model's config is malformed")
+    _width(value)
+    return [None, *value[1:]]
+
+
+def _width(shape: list) -> int:
+    width = math.prod(shape[1:])
+    if width > MAX_WIDTH:
+        raise WireError(f"a layer of the model would hold {width:,} values per sample (at most {MAX_WIDTH:,})")
+    return width
+
+
+def _check_metric_state(node: dict) -> None:
+    """Metrics whose state grows with their thresholds and labels stay small."""
+    settings = node.get("config") if isinstance(node.get("config"), dict) else {}
+    thresholds = settings.get("thresholds")
+    count = len(thresholds) if type(thresholds) is list else 1
+    number = settings.get("num_thresholds", 1)
+    labels = settings.get("num_labels") or 1
+    if not all(type(v) is int for v in (number, labels)) or max(count, number) > MAX_THRESHOLDS or labels > 100:
+        raise WireError(f"a {node.get('class_name')} metric keeps too much state (at most {MAX_THRESHOLDS} "
+                        "thresholds and 100 labels)")
 
 
 def _text(value, limit: int) -> str:

@@ -92,5 +92,5 @@ def kernel_serving(*sources: str, notebook: nbformat.NotebookNode | None = None)
     notebook = notebook or new_notebook(cells=[new_code_cell(source) for source in sources])
     with tempfile.TemporaryDirectory(prefix="dl-course-kernel-") as folder:
         os.chmod(folder, 0o711)
-        with KernelSession(notebook, Path(folder), secret_seed=0) as kernel:
+        with KernelSession(notebook, Path(folder)) as kernel:
             yield Submission(kernel)

@@ -116,4 +116,11 @@ def test_a_threshold_above_a_calibrated_seed_is_caught(monkeypatch):
     assert module.unmet_margins(metrics) == ["MOONS_MIN_OVERFIT_GAP"]
     imdb = importlib.import_module("autograder.checks.imdb_sentiment")
     monkeypatch.setattr(imdb, "MIN_TEST_ACCURACY", 0.99)
-    assert imdb.unmet_margins({"test_accuracy": calibration("imdb_sentiment")["test_accuracy"]["values"]}) != []
+    assert imdb.unmet_margins({name: figures["values"] for name, figures in calibration("imdb_sentiment").items()}) != []
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_the_calibration_was_measured_under_the_labs_protocol(assignment):
+    """Changing a lab's grading protocol (epochs, data sizes) makes its calibration stale."""
+    stored = json.loads((course_config.ROOT / "calibration" / f"{assignment}.json").read_text())["protocol"]
+    assert stored == importlib.import_module(f"autograder.checks.{assignment}").PROTOCOL

@@ -173,6 +173,68 @@ display(Javascript("window.stolen = document.cookie"))
 display(SVG('<svg xmlns="http://www.w3.org/2000/svg"><script>window.stolen = 1</script></svg>'))
 display(Markdown("<script>window.stolen = 2</script>"))
 """
+# Rewrites every reply of the grader's in-kernel server that describes a model: `rewrite(result)`
+# receives the decoded reply (JSON) and changes it in place.
+def rewrite_model_replies(rewrite: str) -> str:
+    return f"""
+import IPython.display
+_real_display, _replies = IPython.display.display, []
+def _rewrite(result):
+{rewrite}
+def _display(obj, **kwargs):
+    result = obj.get("application/x.autograder+json", {{}}).get("result") if isinstance(obj, dict) else None
+    if isinstance(result, dict) and "__model__" in result:
+        _replies.append(1)
+        _rewrite(result)
+    return _real_display(obj, **kwargs)
+IPython.display.display = _display
+"""
+
+
+# Adds the weights of a model it trained itself to every model reply (the grader asked for none).
+INJECT_WEIGHTS = rewrite_model_replies("""
+    import base64, io
+    import numpy as np
+    def npy(array):
+        buffer = io.BytesIO()
+        np.save(buffer, array)
+        return {"__ndarray__": base64.b64encode(buffer.getvalue()).decode()}
+    result["weights"] = [npy(w) for w in build_model().get_weights()]""")
+# Replaces each model's config by one that passes a count of listed layers but builds far more:
+# a functional model listed backwards (150,030,001 weights), a layer whose build_config declares
+# 60 M inputs, an AUC metric of 200,000 labels.
+HUGE_CONFIGS = rewrite_model_replies("""
+    def node(name, source, **settings):
+        inbound = [{"args": [{"class_name": "__keras_tensor__", "config": {"shape": [None, 1], "keras_history": [source, 0, 0]}}],
+                    "kwargs": {}}] if source else []
+        kind = "InputLayer" if "batch_shape" in settings else "Dense"
+        return {"module": "keras.layers", "class_name": kind, "config": {"name": name, **settings},
+                "registered_name": None, "name": name, "inbound_nodes": inbound}
+    config = result["__model__"]
+    if len(_replies) % 3 == 1:
+        config.update(module="keras.src.models.functional", class_name="Functional", registered_name="Functional")
+        config["config"] = {"name": "f", "layers": [node("wide", "first", units=10_000), node("first", "input", units=15_000),
+                                                   node("input", None, batch_shape=[None, 10_000])],
+                            "input_layers": ["input", 0, 0], "output_layers": ["wide", 0, 0]}
+    elif len(_replies) % 3 == 2:
+        config["config"]["layers"][1]["build_config"] = {"input_shape": [None, 60_000_000]}
+    else:
+        config.setdefault("compile_config", {})["metrics"] = [{"module": "keras.metrics", "class_name": "AUC",
+                                                               "config": {"num_labels": 200_000}, "registered_name": None}]""")
+# Each function works in the notebook and hangs, ignoring interrupts, only when the grader calls it.
+HANG_WHEN_GRADED = ("    import sys, time\n    if sys._getframe(1).f_code.co_name == '_autograder_serve':\n"
+                    "        while True:\n            try:\n                time.sleep(1)\n"
+                    "            except KeyboardInterrupt:\n                pass\n")
+# Reads its call's seed (NumPy's state right after seeding holds it) and searches the seeds that a
+# hash of the course's check seed and the call's number would give.
+BRUTE_FORCE_THE_SEED = ("    import hashlib, sys\n    global _calls\n"
+                        "    if sys._getframe(1).f_code.co_name == '_autograder_serve':\n"
+                        "        _calls = globals().get('_calls', 0) + 1\n"
+                        "        seed = int(np.random.get_state()[1][0])\n        for candidate in range(1_000_000):\n"
+                        "            digest = hashlib.sha256(f'{candidate}:{_calls}'.encode()).digest()\n"
+                        "            if int.from_bytes(digest[:4], 'big') % 2**31 == seed:\n"
+                        "                raise ValueError(f'the check seed is {candidate}')\n")
+
 # Where each graded function's body starts: its docstring.
 LOOPING = [("decode_review", '    """Return the words'), ("vectorize_sequences", '    """Multi-hot'),
            ("build_model", '    """The 16-16-1'), ("build_model", '    """The same network'),
@@ -191,6 +253,8 @@ class Case:
     passes: set = field(default_factory=set)
     needs_sandbox: bool = False
     hidden: tuple = ()  # must not appear in any cell output of the executed notebook
+    also_says: tuple = ()  # more that must be said
+    checks_within: float | None = None  # the checks (after the notebook) end within this, in seconds
 
 
 CASES = [
@@ -364,6 +428,20 @@ CASES = [
          says="Message limit", fails=STRUCTURAL_CHECKS, hidden=("x" * 1000, "y" * 1000, "w" * 1000)),
     Case("html_and_script_outputs", insert_cell(SCRIPT_OUTPUTS), base="blank",
          fails=STRUCTURAL_CHECKS, hidden=("<script", "document.cookie", "<svg")),
+    # Issue 20: the grader asks, the kernel answers only that; the grader's own work is bounded.
+    Case("sends_weights_the_grader_did_not_ask_for",
+         lambda nb: (nb.cells.append(new_code_cell(INJECT_WEIGHTS)),
+                     replace_in("build_model", 'model.compile(optimizer="rmsprop"',
+                                'model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=0.0)')(nb)),
+         says="did not ask for", fails=BUILD | {"test_grader_trained_test_accuracy"}, passes=DECODE | VECTORIZE),
+    Case("describes_huge_models_that_pass_a_layer_count", lambda nb: nb.cells.append(new_code_cell(HUGE_CONFIGS)),
+         says="more than 20,000,000 weights", also_says=("60,000,000 values per sample", "keeps too much state"),
+         fails=BUILD | {"test_grader_trained_test_accuracy", "test_build_model_with_objects"}, passes=DECODE | VECTORIZE),
+    Case("hangs_only_when_the_grader_calls",
+         lambda nb: [replace_in(grade_id, docstring, HANG_WHEN_GRADED + docstring)(nb) for grade_id, docstring in LOOPING],
+         says="ran past", fails=STRUCTURAL_CHECKS, checks_within=timing.limits(ASSIGNMENT).calls + 60),
+    Case("brute_forces_the_check_seed", replace_in("decode_review", DECODE_BODY, BRUTE_FORCE_THE_SEED + DECODE_BODY),
+         passes=DECODE | VECTORIZE | BUILD),
 ]
 
 # Honest ways to write the lab that Keras 3 accepts: each scores what the reference scores.
@@ -460,6 +538,7 @@ def test_bad_submission_gets_its_expected_result(case, base_scores, tmp_path):
     assert report.score <= sum(score for score, _ in base.values()) - sum(base[name][0] for name in case.fails)
     assert case.status is None or report.execution_status == case.status, said
     assert case.says in said
+    assert not [text for text in case.also_says if text not in said], said
     assert not [name for name in case.fails if checks[name].passed]
     assert not [name for name in case.passes if not checks[name].passed], said
     assert hashlib.sha256(check_module_path(ASSIGNMENT).read_bytes()).hexdigest() == checks_before
@@ -468,18 +547,11 @@ def test_bad_submission_gets_its_expected_result(case, base_scores, tmp_path):
     assert not [text for text in case.hidden if text in outputs], outputs[:3000]
     assert len(json.dumps(executed)) <= course_config.MAX_EXECUTED_NOTEBOOK_BYTES
     assert_nothing_left_behind()
+    if case.checks_within is not None:
+        assert seconds - report.execution_seconds <= case.checks_within, (seconds, report.execution_seconds)
     if case.name == "every_function_hangs":
         reference_seconds = json.loads(timing.timing_path(ASSIGNMENT).read_text())["notebook_seconds"]
         assert seconds <= 2 * reference_seconds, (seconds, reference_seconds)
-
-
-@pytest.mark.xfail(strict=True, reason="known gap: the variant-table check cannot tell training from a "
-                   "function that always answers 0.5 (see test_variant_experiment_table)")
-def test_a_table_of_halves_is_caught(base_scores, tmp_path):
-    case = Case("table_of_halves", replace_in("variants", "    best = {}",
-                                              "    return {name: 0.5 for name in VARIANTS}\n    best = {}"))
-    report, _ = grade_case(case, tmp_path)
-    assert not {c.name: c for c in report.checks}["test_variant_experiment_table"].passed
 
 
 @pytest.mark.parametrize("case", HONEST, ids=lambda case: case.name)

@@ -81,7 +81,7 @@ def test_a_giant_message_is_refused_before_the_grader_holds_it():
             peak[0] = max(peak[0], grader.memory_info().rss)
             time.sleep(0.01)
 
-    with tempfile.TemporaryDirectory() as folder, KernelSession(notebook, Path(folder), secret_seed=0) as kernel:
+    with tempfile.TemporaryDirectory() as folder, KernelSession(notebook, Path(folder)) as kernel:
         watcher = threading.Thread(target=sample)
         watcher.start()
         result = kernel.run_notebook({}, 60, 120)
@@ -100,7 +100,7 @@ def test_cpu_is_limited_to_one_workers_share(monkeypatch):
             "workers = [multiprocessing.Process(target=spin) for _ in range(3)]\n"
             "[w.start() for w in workers]; [w.join() for w in workers]")
     with tempfile.TemporaryDirectory() as folder:
-        with KernelSession(new_notebook(cells=[new_code_cell(spin)]), Path(folder), secret_seed=0) as kernel:
+        with KernelSession(new_notebook(cells=[new_code_cell(spin)]), Path(folder)) as kernel:
             kernel.run_notebook({}, 60, 120)
             stat = dict(line.split() for line in (kernel.box.cgroup.paths.get("cpu", kernel.box.cgroup.paths.get("unified"))
                                                   / "cpu.stat").read_text().splitlines())

@@ -38,23 +38,26 @@ def type_name(value) -> str:
     return value.type_name if isinstance(value, wire.Unsupported) else type(value).__name__
 
 
-def rebuild_model(data: wire.ModelData, produced_by: str, input_shape: tuple) -> keras.Model:
-    """The grader's own Keras model from the config the kernel sent (classes already allowlisted).
-    A model without an Input (the textbook's, built by its first fit) gets the lab's input shape."""
+def rebuild_model(data: wire.ModelData, produced_by: str, input_shape: tuple, weights: bool = False) -> keras.Model:
+    """The grader's own Keras model from the config the kernel sent (classes allowlisted, size
+    bounded by wire.py). A model without an Input (the textbook's, built by its first fit) gets the
+    lab's input shape. The kernel's weights are loaded only with `weights` (a check that asked for
+    them): never into a model the grader trains itself."""
     try:
         model = keras.saving.deserialize_keras_object(data.config, safe_mode=True)
         if not model.built:
             model.build((None, *input_shape))
-        if data.weights is not None:
-            model.set_weights(data.weights)
+        if weights:
+            model.set_weights(data.weights or [])
     except Exception as error:  # a config Keras refuses: the student's own mistake, explained
         raise AssertionError(f"{produced_by}: Keras could not rebuild the model ({type(error).__name__}: "
                              f"{str(error).splitlines()[0][:200] if str(error) else ''}).") from None
     return model
 
 
-def require_model(value, produced_by: str, layer_types: tuple, input_shape: tuple) -> keras.Model:
-    """A new, untrained Keras model of `layer_types` only, rebuilt by the grader from its config."""
+def require_model(value, produced_by: str, layer_types: tuple, input_shape: tuple, weights: bool = False) -> keras.Model:
+    """A new, untrained Keras model of `layer_types` only, rebuilt by the grader from its config
+    (with the kernel's weights only where the check asked for them)."""
     assert isinstance(value, wire.ModelData), (
         f"{produced_by} returned {type_name(value)}; return a keras.Sequential model "
         "(or a functional keras.Model) built from Keras's own layers."
@@ -62,7 +65,7 @@ def require_model(value, produced_by: str, layer_types: tuple, input_shape: tupl
     assert value.iterations == 0, (
         f"{produced_by} returned a model that was already trained ({value.iterations} steps): return a new one."
     )
-    model = rebuild_model(value, produced_by, input_shape)
+    model = rebuild_model(value, produced_by, input_shape, weights)
     names = ", ".join(sorted({t.__name__ for t in layer_types if t is not keras.layers.InputLayer}))
     foreign = [type(layer).__name__ for layer in model.layers if type(layer) not in layer_types]
     assert not foreign, f"{produced_by}: use Keras's {names} layers only, not {foreign}."
@@ -91,7 +94,7 @@ def assert_history_comes_from_its_model(history: wire.HistoryData, x_val, y_val,
     assert history.model is not None and history.model.weights is not None, (
         "The history has no model: keep the History object that model.fit(...) returned."
     )
-    model = rebuild_model(history.model, "The history's model", input_shape)
+    model = rebuild_model(history.model, "The history's model", input_shape, weights=True)
     assert all(type(layer) in layer_types for layer in model.layers), "The history's model uses layers this lab does not."
     results = model.evaluate(x_val, y_val, batch_size=2048, verbose=0, return_dict=True)
     loss, measured = float(results.get("loss", math.nan)), float(results.get(accuracy, math.nan))
@@ -100,6 +103,32 @@ def assert_history_comes_from_its_model(history: wire.HistoryData, x_val, y_val,
         "The history does not match the model that produced it: re-evaluated by the grader on the validation "
         f"data, its model gives loss {loss:.4f} and {accuracy} {measured:.4f}, the history's last epoch "
         f"{reported_loss:.4f} and {reported:.4f}. Validate on the held-out data, fit a fresh model once, and keep its history."
+    )
+
+
+def assert_history_is_replayed(submission, history: wire.HistoryData, train: tuple, validation: tuple, batch_size: int,
+                               input_shape: tuple, seed: int, tolerance: dict[str, float]) -> None:
+    """Every epoch of the history lies near the grader's own replay of its run: the history's model
+    (its config and compile settings, fresh weights from the grader's seed) trained by the grader on
+    the lab's split for as many epochs. `tolerance` bounds each series' distance per epoch ("loss",
+    "accuracy"; a "val_" series takes its own key's), measured between seeds of the reference."""
+    keras.utils.set_random_seed(seed)
+    model = rebuild_model(history.model, "The history's model", input_shape)
+    epochs = len(history.history["loss"])
+    replay = submission.fit(model, *train, validation_data=validation, epochs=epochs, batch_size=batch_size,
+                            verbose=0).history
+    far = []
+    for key, values in history.history.items():
+        limit = tolerance.get(key.removeprefix("val_"), tolerance["accuracy"] if "acc" in key else None)
+        if limit is None or key not in replay:
+            continue
+        distance = max(abs(mine - theirs) for mine, theirs in zip(values, replay[key]))
+        if not distance <= limit:
+            far.append(f"{key} (up to {distance:.3f} apart)")
+    assert not far, (
+        f"The history is not what training this model gives: the grader trained the history's model afresh "
+        f"for {epochs} epochs, and epoch by epoch {', '.join(far)} differ more than any two honest runs do. "
+        "Keep the History that model.fit(...) returned, unedited."
     )
 
 

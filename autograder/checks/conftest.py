@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import course_config
 from autograder.checkrun import CheckInputs, Submission
 
 
@@ -16,5 +15,6 @@ def submission() -> Submission:
 
 
 @pytest.fixture
-def rng() -> np.random.Generator:
-    return np.random.default_rng(course_config.CHECK_SEED)
+def rng(submission) -> np.random.Generator:
+    """Random inputs of the checks, from a seed the kernel cannot work out (new for each submission)."""
+    return np.random.default_rng(submission.input_seed)

@@ -86,14 +86,15 @@ def require_model(value, produced_by: str, layer_types: tuple, inputs: int = NUM
 # --- the grader's own runs -----------------------------------------------------------------------
 
 
-def overfitting_run(build, lab_data, seed: int, produced_by: str, layer_types=IMDB_LAYERS) -> dict:
-    """Train a fresh model on 10,000 reviews for 20 epochs; return its overfitting figures and test accuracy."""
+def overfitting_run(build, fit, lab_data, seed: int, produced_by: str, layer_types=IMDB_LAYERS) -> dict:
+    """Train a fresh model on 10,000 reviews for 20 epochs (with `fit`, the grader's budgeted
+    Submission.fit); return its overfitting figures and test accuracy."""
     returned = build()
     keras.utils.set_random_seed(seed)  # the rebuilt model's weights come from the grader's seed
     model = require_model(returned, produced_by, layer_types)
     n_val, n_train = PROTOCOL["imdb_val_reviews"], PROTOCOL["imdb_train_reviews"]
-    history = model.fit(
-        lab_data.x_train[n_val:n_val + n_train], lab_data.y_train[n_val:n_val + n_train],
+    history = fit(
+        model, lab_data.x_train[n_val:n_val + n_train], lab_data.y_train[n_val:n_val + n_train],
         validation_data=(lab_data.x_train[:n_val], lab_data.y_train[:n_val]),
         epochs=PROTOCOL["imdb_epochs"], batch_size=PROTOCOL["imdb_batch_size"], verbose=0,
     )
@@ -112,7 +113,7 @@ def moons_data(seed: int, samples: int):
     return X.astype(np.float32), y.astype(np.float32)
 
 
-def moons_run(moons_model, seed: int, hidden_units: int, **options) -> dict:
+def moons_run(moons_model, fit, seed: int, hidden_units: int, **options) -> dict:
     """Train moons_model(hidden_units, **options) with full-batch steps on 200 points; its accuracy
     on them and on 2,000 fresh points, and the gap between the two (overfitting)."""
     produced_by = f"moons_model({', '.join([str(hidden_units)] + [f'{k}={v}' for k, v in options.items()])})"
@@ -122,7 +123,7 @@ def moons_run(moons_model, seed: int, hidden_units: int, **options) -> dict:
     keras.utils.set_random_seed(seed)
     model = require_model(returned, produced_by, DROPOUT_LAYERS, inputs=2)
     model.steps_per_execution = PROTOCOL["moons_steps_per_execution"]  # the same steps, one call per 500
-    model.fit(tf.data.Dataset.from_tensors((X, y)).repeat(), epochs=1, steps_per_epoch=PROTOCOL["moons_steps"], verbose=0)
+    fit(model, tf.data.Dataset.from_tensors((X, y)).repeat(), epochs=1, steps_per_epoch=PROTOCOL["moons_steps"], verbose=0)
     train, val = (float(np.mean((probabilities(model, x, 1)[:, 0] > 0.5) == (labels > 0.5)))
                   for x, labels in ((X, y), (X_val, y_val)))
     return {"train_accuracy": train, "val_accuracy": val, "gap": train - val}
@@ -135,7 +136,7 @@ def moons_runs(submission, seed: int) -> dict:
     runs = {}
     for name, options in MOONS_MODELS.items():
         try:
-            runs[name] = moons_run(submission.function("moons_model"), seed, 50, **options)
+            runs[name] = moons_run(submission.function("moons_model"), submission.fit, seed, 50, **options)
         except Exception as error:  # reported by each check that needs this run
             runs[name] = error
     return runs
@@ -158,7 +159,8 @@ def imdb_runs(submission, lab_data, seed: int) -> dict:
         produced_by = f"{function}({', '.join(map(str, arguments))})"
         try:
             build = submission.function(function)
-            runs[name] = overfitting_run(lambda: build(*arguments), lab_data, seed, produced_by, layer_types)
+            runs[name] = overfitting_run(lambda: build(*arguments), submission.fit, lab_data, seed, produced_by,
+                                         layer_types)
         except Exception as error:  # reported by each check that needs this run
             runs[name] = error
     return runs
