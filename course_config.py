@@ -74,9 +74,15 @@ NUM_THREADS = int(os.environ.get("COURSE_NUM_THREADS", "2"))  # TF/OMP threads p
 # Batch grading: workers in parallel. 0 = choose from free memory and cores. Peak memory of one
 # submission's whole process tree, measured here (`make bench`, tests): IMDB reference with the
 # lab's uint8 matrices 2.2 GB, overfitting lab 2.1, MNIST 1.6. A student who keeps float32
-# matrices needs 5.9 GB, float64 9.6 (up to MEMORY_LIMIT_GB below).
+# matrices needs 5.9 GB, float64 9.6 (up to MEMORY_LIMIT_GB below). Workers are as many as fit
+# workers × (MEMORY_LIMIT_GB + WORKER_MEMORY_GB) in free memory (autograder/batch.py); with more
+# workers asked for (--workers), each kernel's limit is lowered to fit, not under
+# MEMORY_PER_SUBMISSION_GB.
 BATCH_WORKERS = int(os.environ.get("COURSE_BATCH_WORKERS", "0"))
 MEMORY_PER_SUBMISSION_GB = 3.0
+# A grading worker's own memory, its kernel not counted: TensorFlow, the checks and the lab's data
+# (the IMDB grader peaked at 2.35 GB).
+WORKER_MEMORY_GB = 2.5
 def _number(name: str, default: float) -> float:
     return float(os.environ.get(name, default))
 

@@ -24,6 +24,7 @@ import course_config
 from autograder.grade import grade_file
 
 EXIT_GRADED, EXIT_CANNOT_GRADE = 0, 2
+EXIT_SUBMISSIONS_FAILED = 3  # course autograde: some submission failed or timed out
 COURSE_STEPS = ("setup", "generate", "release", "collect", "autograde", "feedback", "release-feedback", "export",
                 "workflow", "gather")
 
@@ -39,7 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--json", type=Path, help="write Gradescope-format results here")
     grade.add_argument("--executed", type=Path, help="write the executed notebook (what feedback is made from) here")
 
-    course = commands.add_parser("course", help="one step of the nbgrader cycle on this course")
+    course = commands.add_parser(
+        "course", help="one step of the nbgrader cycle on this course",
+        epilog=f"Exit status: 0 done; 1 the step stopped with an error; {EXIT_SUBMISSIONS_FAILED} autograde ran "
+               "but some submission failed or timed out (its table lists them; one that could not be graded "
+               "has 0 in the gradebook, with the reason as a comment).")
     course.add_argument("step", choices=COURSE_STEPS)
     course.add_argument("--assignment", choices=course_config.ASSIGNMENTS, help="the lab; default: every lab")
     course.add_argument("--student", action="append", help="autograde: regrade this student (repeatable)")
@@ -121,6 +126,7 @@ def course_command(args: argparse.Namespace) -> int:
 
     course = Course(args.root)
     assignments = [args.assignment] if args.assignment else course_config.ASSIGNMENTS
+    not_graded = False
     if args.step == "gather" and not (args.assignment and args.results):
         print("error: course gather needs --assignment and --results", file=sys.stderr)
         return 2
@@ -147,7 +153,8 @@ def course_command(args: argparse.Namespace) -> int:
                 if args.step == "collect":
                     course.collect(assignment)
                 elif args.step == "autograde":
-                    autograde_all(course, assignment, args.workers, args.student, args.force)
+                    results = autograde_all(course, assignment, args.workers, args.student, args.force)
+                    not_graded |= any(result.status != "graded" for result in results)
                 elif args.step == "feedback":
                     course.feedback(assignment)
                 else:
@@ -155,4 +162,4 @@ def course_command(args: argparse.Namespace) -> int:
     except (NbgraderError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    return 0
+    return EXIT_SUBMISSIONS_FAILED if not_graded else 0

@@ -173,6 +173,8 @@ class Course:
         chosen = [f"--assignment={a}" for a in assignments] if set(assignments) != set(course_config.ASSIGNMENTS) else []
         self.nbgrader("export", f"--to={csv}", *chosen)
         for assignment in assignments:
+            # A student whose last autograde failed has no report: no earlier export's file stays.
+            shutil.rmtree(out_dir / "gradescope" / assignment, ignore_errors=True)
             for student, report in self.grade_reports(assignment).items():
                 target = out_dir / "gradescope" / assignment / student / "results.json"
                 target.parent.mkdir(parents=True, exist_ok=True)

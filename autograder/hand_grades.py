@@ -3,6 +3,10 @@
 nbgrader's autograde marks every cell that has a manual score as "needs manual grade" again
 (SaveAutoGrades), so a regrade after a grader fix would send every hand-graded answer back to
 the grading queue. Here a cell that was graded by hand and is unchanged since stays graded.
+
+When an autograde fails (nbgrader refuses the submission: "Inconsistent checksums", an unreadable
+notebook; or the worker timed out or died), nbgrader leaves the previous submission's grades in
+the gradebook; `mark_failed` zeroes them with the reason as a comment.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import nbformat
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import Gradebook, InvalidEntry, MissingEntry
 
 
 def _cell_sources(notebook_dir: Path) -> dict[tuple[str, str], str]:
@@ -55,3 +59,22 @@ def restore(db_url: str, course_id: str, assignment: str, student: str, autograd
                 kept += 1
         gradebook.db.commit()
     return kept
+
+
+def mark_failed(db_url: str, course_id: str, assignment: str, student: str, reason: str) -> None:
+    """Show the student's submission as not graded: every grade 0 (hand grades of the previous
+    submission included), every cell's comment the reason, each notebook flagged for review."""
+    note = f"Autograding failed ({reason}); every grade of this submission is 0 until it is graded again."
+    with Gradebook(db_url, course_id) as gradebook:
+        try:
+            submission = gradebook.update_or_create_submission(assignment, student)
+        except (MissingEntry, InvalidEntry):  # no such lab or student in the gradebook: nothing to mark
+            return
+        for notebook in submission.notebooks:
+            notebook.flagged = True
+            for grade in notebook.grades:
+                grade.auto_score, grade.manual_score, grade.extra_credit = 0.0, None, None
+                grade.needs_manual_grade = False
+            for comment in notebook.comments:
+                comment.auto_comment, comment.manual_comment = note, None
+        gradebook.db.commit()

@@ -2,14 +2,18 @@
 
 It imports TensorFlow, pytest, the lab's checks and its data once, then autogrades one student
 after another with nbgrader's own `autograde` (its Python API, in this process): a student id per
-line on stdin, a JSON result per line on stdout. The data load runs while the first notebook
-executes in its kernel. No student code runs here (see grade.py), so one process serves a batch.
+line on stdin, a JSON result per line on the pipe whose file descriptor is its third argument
+(never stdout, which goes to its log with stderr: whatever a library or a kernel prints there
+cannot pass for a result). The data load runs while the first notebook executes in its kernel.
+No student code runs here (see grade.py), so one process serves a batch.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import os
+import re
 import sys
 import threading
 import time
@@ -46,11 +50,27 @@ def nbgrader_api(course: Course) -> NbGraderAPI:
     return NbGraderAPI(config=config)
 
 
-def main(root: str, assignment: str) -> int:
+# The last exception line of nbgrader's log, e.g. "RuntimeError: Inconsistent checksums for cell
+# test_decode_review"; its own closing "NbGraderException: Please see ..." says nothing.
+EXCEPTION_LINE = re.compile(r"^\s*(?:[\w.]+\.)?(\w*(?:Error|Exception)): (.+)$", re.MULTILINE)
+
+
+def failure_reason(result: dict) -> str:
+    """One line saying why nbgrader's autograde failed, from its captured log and traceback."""
+    text = f"{result.get('log') or ''}\n{result.get('error') or ''}"
+    lines = [m for m in EXCEPTION_LINE.finditer(text) if not m.group(2).startswith("Please see")]
+    reason = f"{lines[-1].group(1)}: {lines[-1].group(2)}" if lines else "nbgrader's autograde failed"
+    # The text may quote the student's file: one printable line, short.
+    return "nbgrader refused the submission: " + "".join(c if c.isprintable() else "?" for c in reason)[:200]
+
+
+def main(root: str, assignment: str, result_fd: int) -> int:
     import course_config
     from autograder import hand_grades
     from autograder.course import Course
 
+    os.set_inheritable(result_fd, False)  # no kernel or other child of this process gets the pipe
+    results = os.fdopen(result_fd, "w", encoding="utf-8")
     course = Course(Path(root))
     api = nbgrader_api(course)
     threading.Thread(target=warm_up, args=(assignment,), daemon=True).start()
@@ -64,13 +84,16 @@ def main(root: str, assignment: str) -> int:
         result = api.autograde(assignment, student, force=True, create=True)
         if result.get("success"):
             hand_grades.restore(course.db_url, course_config.COURSE_ID, assignment, student, autograded, reviewed)
-        error = "" if result.get("success") else (result.get("error") or result.get("log") or "")[-2000:]
+        else:
+            print((result.get("log") or "")[-5000:] + (result.get("error") or ""), file=sys.stderr, flush=True)
         # The grader's own CPU time (all its threads, not the student's kernel): its cost per submission.
-        print(json.dumps({"student": student, "success": bool(result.get("success")), "error": error,
-                          "seconds": time.monotonic() - started, "grader_cpu_seconds": time.process_time() - cpu}),
-              flush=True)
+        results.write(json.dumps({
+            "student": student, "success": bool(result.get("success")),
+            "error": "" if result.get("success") else failure_reason(result),
+            "seconds": time.monotonic() - started, "grader_cpu_seconds": time.process_time() - cpu}) + "\n")
+        results.flush()
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], sys.argv[2]))
+    sys.exit(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))

@@ -41,23 +41,63 @@ def test_zip_collect_files_an_lms_download_under_each_student(course):
     assert course.submitted_students(ASSIGNMENT) == ["lovelaceada"]
 
 
-def test_workers_come_from_free_memory_and_the_cgroup_unless_requested(monkeypatch):
+def plan(monkeypatch, free_gb: float, cores: int, requested: int = 0, submissions: int = 100,
+         cgroup_gb: float = 1024.0) -> batch.MemoryPlan:
     class Memory:
-        available = (2 * course_config.MEMORY_PER_SUBMISSION_GB + 1) * 2**30  # room for two submissions
+        available = free_gb * 2**30
 
     monkeypatch.setattr(batch.psutil, "virtual_memory", lambda: Memory)
-    monkeypatch.setattr(batch.resources, "usable_memory_gb", lambda: 64.0)
-    monkeypatch.setattr(batch.resources, "cpu_count", lambda: 8)
-    assert batch.choose_workers(0, submissions=100) == 2
-    assert batch.choose_workers(0, submissions=1) == 1
-    assert batch.choose_workers(5, submissions=100) == 5
-    Memory.available = 2 * 2**30
-    assert batch.choose_workers(0, submissions=100) == 1
-    Memory.available = 64 * 2**30  # a container: the host is free, its cgroup allows 7 GB
-    monkeypatch.setattr(batch.resources, "usable_memory_gb", lambda: 7.0)
-    assert batch.choose_workers(0, submissions=100) == 2
-    monkeypatch.setattr(batch.resources, "cpu_count", lambda: 1)
-    assert batch.choose_workers(0, submissions=100) == 1
+    monkeypatch.setattr(batch.resources, "usable_memory_gb", lambda: cgroup_gb)
+    monkeypatch.setattr(batch.resources, "cpu_count", lambda: cores)
+    return batch.plan_memory(requested, submissions)
+
+
+def test_workers_and_their_kernels_fit_in_free_memory(monkeypatch):
+    """Each worker holds its own memory (TensorFlow, data) besides its submission's kernel: the
+    batch never plans more than free memory (a container's cgroup limit included)."""
+    assert course_config.MEMORY_LIMIT_GB == 12 and course_config.WORKER_MEMORY_GB == 2.5
+    for free in (2, 3.5, 5, 7, 14.5, 23.4, 29, 64, 128, 1000):
+        for cores in (1, 2, 8, 64):
+            for requested in (0, 1, 2, 5, 40):
+                chosen = plan(monkeypatch, free, cores, requested)
+                assert chosen.workers >= 1 and chosen.kernel_gb <= course_config.MEMORY_LIMIT_GB
+                if free >= 1 + course_config.WORKER_MEMORY_GB:  # else one worker, warned of
+                    assert chosen.workers * (chosen.kernel_gb + course_config.WORKER_MEMORY_GB) <= free, chosen
+                if requested == 0:  # by default each kernel gets the limit it gets alone, where it can
+                    assert chosen.workers <= cores
+                    assert chosen.kernel_gb == course_config.MEMORY_LIMIT_GB or chosen.workers == 1
+    # This machine (2 cores, 23.4 GB free): one worker with 12 GB, not two that could need 29 GB.
+    assert (plan(monkeypatch, 23.4, 2).workers, plan(monkeypatch, 23.4, 2).kernel_gb) == (1, 12)
+    assert (plan(monkeypatch, 64, 8).workers, plan(monkeypatch, 64, 8).kernel_gb) == (4, 12)
+    assert plan(monkeypatch, 64, 8, submissions=1).workers == 1
+    two = plan(monkeypatch, 23.4, 2, requested=2)  # asked for: the kernel's limit is lowered to fit
+    assert (two.workers, two.kernel_gb) == (2, 9.2)
+    assert "lowered from MEMORY_LIMIT_GB (12 GB) to fit" in two.describe()
+    many = plan(monkeypatch, 23.4, 2, requested=8)  # not under MEMORY_PER_SUBMISSION_GB: fewer workers
+    assert (many.workers, many.kernel_gb) == (4, 3.3) and "8 workers requested, 4 fit" in many.describe()
+    container = plan(monkeypatch, 64, 8, cgroup_gb=7.0)  # the host is free, its cgroup allows 7 GB
+    assert (container.workers, container.kernel_gb) == (1, 4.5)
+    small = plan(monkeypatch, 3.0, 2)
+    assert small.kernel_gb == 1 and "WARNING: more than the free memory" in small.describe()
+    assert batch.choose_workers(0, submissions=100) == small.workers
+
+
+def test_course_autograde_exits_non_zero_when_a_submission_is_not_graded(monkeypatch, tmp_path, capsys):
+    from autograder import cli
+
+    outcome = []
+    monkeypatch.setattr(batch, "autograde_all", lambda *args: outcome)
+    command = ["course", "autograde", "--assignment", ASSIGNMENT, "--root", str(tmp_path)]
+    assert cli.main(command) == 0  # nothing to grade
+    outcome[:] = [batch.StudentResult("ada", "graded", 16, 16, 1.0), batch.StudentResult("ben", "failed", None, None, 1.0)]
+    assert cli.main(command) == cli.EXIT_SUBMISSIONS_FAILED == 3
+    outcome[1] = batch.StudentResult("ben", "timed out", 3, 16, 1.0)
+    assert cli.main(command) == 3
+    outcome[1] = batch.StudentResult("ben", "graded", 3, 16, 1.0)
+    assert cli.main(command) == 0
+    with pytest.raises(SystemExit):
+        cli.main(["course", "--help"])
+    assert "3 autograde ran but some submission failed or timed out" in " ".join(capsys.readouterr().out.split())
 
 
 def test_a_gradebook_write_waits_for_another_workers_lock(tmp_path):

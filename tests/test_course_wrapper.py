@@ -5,18 +5,20 @@ from __future__ import annotations
 import asyncio
 import csv
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
 import course_config
 from autograder.course import Course
 from autograder.demo import DEMO_ROSTER, student_submits
-from autograder.samples import make_sample
+from autograder.samples import make_sample, solution_sources
 from autograder.worker import nbgrader_api
 
 ASSIGNMENT = "imdb_sentiment"
@@ -47,6 +49,15 @@ def hand_grade(course: Course) -> tuple[float | None, bool]:
         return grade.manual_score, grade.needs_manual_grade
 
 
+def one_function_done() -> nbformat.NotebookNode:
+    """The release with `decode_review` solved: one point, graded in seconds (no training)."""
+    notebook = make_sample(ASSIGNMENT, "blank")
+    for cell in notebook.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "decode_review":
+            cell.source = solution_sources(ASSIGNMENT)["decode_review"]
+    return notebook
+
+
 def test_every_step_for_one_lab_without_the_venv_on_path(tiny_data, root):
     course = Course(root)
     ok(course_step(root, "setup", "--assignment", ASSIGNMENT, "--roster", str(DEMO_ROSTER)))
@@ -60,7 +71,7 @@ def test_every_step_for_one_lab_without_the_venv_on_path(tiny_data, root):
     ok(course_step(root, "release", "--assignment", ASSIGNMENT))
     assert sorted(p.name for p in (root / "lms").iterdir()) == [f"{ASSIGNMENT}.zip"]
 
-    student_submits(course, ASSIGNMENT, "ada", make_sample(ASSIGNMENT, "blank"))
+    student_submits(course, ASSIGNMENT, "ada", one_function_done())
     ok(course_step(root, "collect", "--assignment", ASSIGNMENT))
     ok(course_step(root, "autograde", "--assignment", ASSIGNMENT))
     autograded = course.path(course_config.AUTOGRADED_DIR, ASSIGNMENT, "ada")
@@ -89,7 +100,7 @@ def test_every_step_for_one_lab_without_the_venv_on_path(tiny_data, root):
     ok(course_step(root, "export", "--assignment", ASSIGNMENT))
     rows = list(csv.DictReader((root / "export" / "grades.csv").open()))
     assert {row["assignment"] for row in rows} == {ASSIGNMENT}
-    assert float(next(r for r in rows if r["student_id"] == "ada")["raw_score"]) == 1.0  # blank + hand grade
+    assert float(next(r for r in rows if r["student_id"] == "ada")["raw_score"]) == 2.0  # 1 point + hand grade
     ok(course_step(root, "workflow"))
     assert (root / ".github" / "workflows" / "grade-submissions.yml").is_file()
 
@@ -99,6 +110,46 @@ def test_every_step_for_one_lab_without_the_venv_on_path(tiny_data, root):
 
     result = asyncio.run(formgrader_autograde())
     assert result["success"], result.get("error") or result.get("log")
+    resubmissions_refused_by_nbgrader(course, root)
+
+
+def resubmissions_refused_by_nbgrader(course: Course, root: Path) -> None:
+    """nbgrader refuses a resubmission whose locked test cell has edited metadata ("Inconsistent
+    checksums"), and an unreadable notebook; it used to leave the previous submission's grades."""
+    edited = make_sample(ASSIGNMENT, "blank")
+    test_cell = next(c for c in edited.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_decode_review")
+    test_cell.metadata.nbgrader["grade"] = False
+    student_submits(course, ASSIGNMENT, "ada", edited)
+    student_submits(course, ASSIGNMENT, "ben", make_sample(ASSIGNMENT, "blank"))
+    ok(course_step(root, "collect", "--assignment", ASSIGNMENT))
+    (course.path(course_config.SUBMITTED_DIR, ASSIGNMENT, "ben") / f"{ASSIGNMENT}.ipynb").write_text("not a notebook\x1b[2J")
+    run = course_step(root, "autograde", "--assignment", ASSIGNMENT, "--student", "ada", "--student", "ben")
+    assert run.returncode == 3, run.stdout[-2000:] + run.stderr[-3000:]
+    table = run.stdout[run.stdout.index("\nstudent "):]
+    assert re.search(r"\nada +failed .*nbgrader refused the submission: RuntimeError: Inconsistent checksums "
+                     r"for cell test_decode_review", table), table
+    assert re.search(r"\nben +failed .*nbgrader refused the submission: NotJSONError", table), table
+    assert "\x1b" not in run.stdout and "0 graded, 2 failed" in table
+    with Gradebook(course.db_url, course_config.COURSE_ID) as gradebook:
+        for student, reason in (("ada", "Inconsistent checksums"), ("ben", "NotJSONError")):
+            submission = gradebook.find_submission(ASSIGNMENT, student)
+            assert submission.score == 0, f"{student} keeps no grade of an earlier submission"
+            notebook = submission.notebooks[0]
+            assert notebook.flagged and all(g.auto_score == 0 and g.manual_score is None for g in notebook.grades)
+            assert notebook.comments and all(reason in c.comment for c in notebook.comments)
+    ok(course_step(root, "export", "--assignment", ASSIGNMENT))
+    rows = {row["student_id"]: row for row in csv.DictReader((root / "export" / "grades.csv").open())}
+    assert float(rows["ada"]["raw_score"]) == float(rows["ben"]["raw_score"]) == 0
+    assert not list((root / "export" / "gradescope" / ASSIGNMENT).glob("*/results.json")), "no stale export"
+
+
+def one_function_done() -> nbformat.NotebookNode:
+    """The release with `decode_review` solved: one point, graded in seconds (no training)."""
+    notebook = make_sample(ASSIGNMENT, "blank")
+    for cell in notebook.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "decode_review":
+            cell.source = solution_sources(ASSIGNMENT)["decode_review"]
+    return notebook
 
 
 def test_generate_leaves_the_release_alone_when_the_gradebook_cannot_open(root):
