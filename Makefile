@@ -26,8 +26,9 @@ solutions: venv
 	for a in $(ASSIGNMENTS); do nbgrader generate_solution $$a --force --log-level=WARN || exit 1; done
 
 # Build the release, then run the whole nbgrader cycle on three fake students and print the grades.
+# Two workers, as measured in the README (each kernel's memory limit is then lowered to fit).
 demo: release
-	$(BIN)/python -m autograder demo
+	COURSE_BATCH_WORKERS=2 $(BIN)/python -m autograder demo
 
 # All tests, two at a time: the fast ones with the corpus of hostile submissions, then the
 # real-data runs, one test file per worker (their graded samples are module fixtures).
@@ -39,7 +40,7 @@ test: venv
 # Stock `nbgrader autograde` against the course's batch grader on 8 IMDB submissions, and bare
 # execution of the same notebooks: times, peak memory, grades (about 19 minutes on 2 cores).
 bench: venv
-	$(BIN)/python -m bench.grading_benchmark --out build/bench/results.json
+	COURSE_BATCH_WORKERS=2 $(BIN)/python -m bench.grading_benchmark --out build/bench/results.json
 
 test-fast: venv
 	$(BIN)/python -m pytest -m "not slow" -n 2

@@ -39,8 +39,8 @@ def new_demo_course(root: Path) -> Course:
     return Course(root, exchange=root / "exchange")
 
 
-def run_cycle(course: Course, submissions: dict[str, str] = DEMO_SUBMISSIONS, workers: int = 0,
-              assignments: list[str] | None = None) -> dict:
+def run_cycle(course: Course, submissions: dict[str, str] = DEMO_SUBMISSIONS,
+              workers: int = course_config.BATCH_WORKERS, assignments: list[str] | None = None) -> dict:
     """setup → generate → release → submit → collect → autograde → feedback → export; timings."""
     seconds: dict[str, float] = {}
 

@@ -28,6 +28,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import course_config
+from autograder import hand_grades
+from autograder.course import NbgraderError
 
 API = "https://api.github.com"
 WORKFLOW_PATH = Path(".github") / "workflows" / "grade-submissions.yml"
@@ -182,8 +184,15 @@ def gather(course, assignment: str, results: Path, roster: Path, out: Path) -> P
         shutil.rmtree(target, ignore_errors=True)
         shutil.copytree(folder / "submission", target)
     if submitted:
-        course.nbgrader("autograde", assignment, "--force", "--create",
-                        env={PRECOMPUTED_RESULTS: str(Path(results).resolve())})
+        try:
+            course.nbgrader("autograde", assignment, "--force", "--create",
+                            env={PRECOMPUTED_RESULTS: str(Path(results).resolve())})
+        except NbgraderError:  # nbgrader refused some submissions and graded the others
+            refused = [s for s in submitted if not course.path(course_config.AUTOGRADED_DIR, assignment, s).is_dir()]
+            for student in refused:
+                hand_grades.mark_failed(course.db_url, course_config.COURSE_ID, assignment, student,
+                                        "nbgrader refused the submission (changed cell metadata or an unreadable file)")
+            print(f"nbgrader refused the submissions of {', '.join(refused) or 'nobody'}: 0 with a note.")
         course.feedback(assignment)
     return course.export(out, [assignment])
 
