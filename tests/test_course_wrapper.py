@@ -143,15 +143,6 @@ def resubmissions_refused_by_nbgrader(course: Course, root: Path) -> None:
     assert not list((root / "export" / "gradescope" / ASSIGNMENT).glob("*/results.json")), "no stale export"
 
 
-def one_function_done() -> nbformat.NotebookNode:
-    """The release with `decode_review` solved: one point, graded in seconds (no training)."""
-    notebook = make_sample(ASSIGNMENT, "blank")
-    for cell in notebook.cells:
-        if cell.metadata.get("nbgrader", {}).get("grade_id") == "decode_review":
-            cell.source = solution_sources(ASSIGNMENT)["decode_review"]
-    return notebook
-
-
 def test_generate_leaves_the_release_alone_when_the_gradebook_cannot_open(root):
     ok(course_step(root, "generate", "--assignment", ASSIGNMENT))
     release = root / course_config.RELEASE_DIR / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"

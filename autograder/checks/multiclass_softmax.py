@@ -18,9 +18,9 @@ import tensorflow as tf
 import course_config
 from autograder.checks import check
 from autograder.checks.common import (activation_name, assert_history_comes_from_its_model, assert_history_is_replayed,
-                                      assert_test_accuracy,
-                                      cached, deterministic_threads, dense_layers, learning_rate, loss_name,
-                                      notebook_history, plain_history, probabilities, require_compiled, type_name)
+                                      assert_test_accuracy, cached, deterministic_threads, dense_layers, learning_rate,
+                                      loss_name, notebook_history, plain_history, probabilities, require_compiled,
+                                      type_name)
 from autograder.checks.common import require_model as require_any_model
 from autograder.grader_data import load_mnist_data
 
