@@ -402,9 +402,11 @@ CASES = [
                     'import autograder.checks.imdb_sentiment as checks\n    checks.MIN_TEST_ACCURACY = 0\n'
                     '    model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=0.0)'),
          fails={"test_grader_trained_test_accuracy"}, passes=DECODE | VECTORIZE),
+    # Tiny data cannot hold the variant table's draw (the check fails there for every submission);
+    # the real data judge a typed-in table: tests/test_hostile_real_data.py, tests/test_grader_runs.py.
     Case("typed_in_variant_table",
          replace_in("variants", "    best = {}", "    return {name: 0.88 for name in VARIANTS}\n    best = {}"),
-         says="does not come from training", fails={"test_variant_experiment_table"}, passes=STRUCTURAL_CHECKS),
+         says="", fails={"test_variant_experiment_table"}, passes=STRUCTURAL_CHECKS),
     # Student code that hunts for the grader's secrets and reports them in its exception.
     Case("spies_on_the_grader",
          replace_in("decode_review", DECODE_BODY,

@@ -379,10 +379,8 @@ def test_variant_experiment_table(submission, lab_data, rng):
 def variant_tables(submission, lab_data, rng, seed: int) -> list[tuple[dict[str, float], dict[str, float]]]:
     """(the notebook's table, the grader's) for each call: the same reviews drawn with `rng`, each
     call with its own secret fraction of the validation labels flipped."""
-    size = min(len(lab_data.x_train), VARIANT_TABLE_VAL + VARIANT_TABLE_TRAIN)  # fewer on a test's tiny data
-    rows = np.sort(rng.choice(len(lab_data.x_train), size, replace=False))
-    n_val = max(1, size * VARIANT_TABLE_VAL // (VARIANT_TABLE_VAL + VARIANT_TABLE_TRAIN))
-    x, y = np.asarray(lab_data.x_train[rows]), np.asarray(lab_data.y_train[rows])
+    rows = np.sort(rng.choice(len(lab_data.x_train), VARIANT_TABLE_VAL + VARIANT_TABLE_TRAIN, replace=False))
+    x, y, n_val = np.asarray(lab_data.x_train[rows]), np.asarray(lab_data.y_train[rows]), VARIANT_TABLE_VAL
     labels = [np.where(rng.random(n_val) < rng.random(), 1 - y[:n_val], y[:n_val]).astype(y.dtype)
               for _ in range(VARIANT_TABLE_CALLS)]
     run = submission.function("run_variant_experiments", timeout=VARIANT_CALL_TIMEOUT_S)
