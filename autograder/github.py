@@ -189,10 +189,12 @@ def gather(course, assignment: str, results: Path, roster: Path, out: Path) -> P
                             env={PRECOMPUTED_RESULTS: str(Path(results).resolve())})
         except NbgraderError:  # nbgrader refused some submissions and graded the others
             refused = [s for s in submitted if not course.path(course_config.AUTOGRADED_DIR, assignment, s).is_dir()]
+            if not refused:  # it failed for another reason: say so, do not hide it
+                raise
             for student in refused:
                 hand_grades.mark_failed(course.db_url, course_config.COURSE_ID, assignment, student,
                                         "nbgrader refused the submission (changed cell metadata or an unreadable file)")
-            print(f"nbgrader refused the submissions of {', '.join(refused) or 'nobody'}: 0 with a note.")
+            print(f"nbgrader refused the submissions of {', '.join(refused)}: 0 with a note.")
         course.feedback(assignment)
     return course.export(out, [assignment])
 
