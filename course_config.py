@@ -99,6 +99,15 @@ CELL_TIMEOUT_S = int(_number("COURSE_CELL_TIMEOUT_S", 600))
 NOTEBOOK_TIMEOUT_S = int(_number("COURSE_NOTEBOOK_TIMEOUT_S", 1800))
 # One call of a student function by a check (a check that trains asks for more, next to its code).
 CALL_TIMEOUT_S = _number("COURSE_CALL_TIMEOUT_S", 10)
+# Every limit above counts CPU seconds of the submission's own processes (its cgroup), so a grade
+# never depends on how busy the grading machine is. What burns no CPU (a sleep, a blocked read) is
+# ended by a wall-clock backstop of WALL_LIMIT_FACTOR × the CPU limit: an honest cell needs
+# wall = CPU / its share of the cores, and its CPU limit is at least 3 × the reference's, so the
+# backstop holds down to a ninth of a core. Without cgroups (a laptop), the limits are wall-clock
+# seconds scaled by a speed probe of the machine (autograder/timing.py), and the report says so.
+WALL_LIMIT_FACTOR = _number("COURSE_WALL_LIMIT_FACTOR", 3.0)
+# The kernel's CPU quota (CFS), in cores; Gradescope's default container has 0.5.
+KERNEL_CPUS = _number("COURSE_KERNEL_CPUS", NUM_THREADS)
 # After the notebook, two budgets per submission, each CHECKS_LIMIT_FACTOR × the reference's check
 # time + extra (calibration/<lab>.timing.json; CHECKS_TIMEOUT_S without it, and the ceiling): all
 # calls of the student's code together, and the grader's own CPU time training the student's models.

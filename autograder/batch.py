@@ -32,8 +32,9 @@ import course_config
 from autograder import grader_data, hand_grades, resources
 from autograder.course import Course, nbgrader_environment
 
-# A last resort per student: the notebook's ceiling, every check's calls, start-up.
-STUDENT_TIMEOUT_S = course_config.NOTEBOOK_TIMEOUT_S + 900
+# A last resort per student, past every wall-clock backstop: the notebook's ceiling, the checks'
+# calls and the grader's training, start-up.
+STUDENT_TIMEOUT_S = course_config.WALL_LIMIT_FACTOR * (course_config.NOTEBOOK_TIMEOUT_S + 2 * course_config.CHECKS_TIMEOUT_S) + 300
 # A worker's result is one short JSON line; anything longer is not one.
 MAX_RESULT_BYTES = 2**20
 UNREADABLE = "the grading worker sent an unreadable result"
@@ -48,6 +49,11 @@ class StudentResult:
     seconds: float
     detail: str = ""
     grader_cpu_seconds: float | None = None  # the worker's own CPU time, the kernel's not counted
+
+    @property
+    def ran_whole(self) -> bool:
+        """Graded, and its notebook ran to the end within every limit."""
+        return self.status == "graded" and not self.detail
 
     def line(self) -> str:
         score = f"{self.score:g}/{self.max_score:g}" if self.score is not None else "-"
@@ -203,7 +209,7 @@ def parse_result(line: bytes, student: str) -> dict | None:
 def result_of(course: Course, assignment: str, outcome: dict, seconds: float) -> StudentResult:
     student = outcome["student"]
     if outcome.get("timed_out"):
-        return StudentResult(student, "timed out", None, None, seconds, f"stopped after {STUDENT_TIMEOUT_S} s")
+        return StudentResult(student, "timed out", None, None, seconds, f"stopped after {STUDENT_TIMEOUT_S:.0f} s")
     if not outcome.get("success"):
         last_line = (str(outcome.get("error", "")).strip().splitlines() or ["nbgrader failed"])[-1][:300]
         return StudentResult(student, "failed", None, None, seconds, last_line)
@@ -213,6 +219,9 @@ def result_of(course: Course, assignment: str, outcome: dict, seconds: float) ->
     execution = report["output"].splitlines()[0].removeprefix("Notebook execution: ").rstrip(".")
     status = "timed out" if execution == "timed out" else "graded"
     detail = "" if execution == "completed" else f"notebook {execution}"
+    stopped_by = report.get("extra_data", {}).get("stopped_by") or []
+    if stopped_by:  # "CPU limit, cell 7": which limit, and where
+        detail += f" ({'; '.join(str(stop) for stop in stopped_by[:3])})"
     return StudentResult(student, status, report["score"], report["max_score"], seconds, detail,
                          outcome.get("grader_cpu_seconds"))
 

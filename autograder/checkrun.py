@@ -49,16 +49,19 @@ def describe_student_failure(function: str, failure) -> str:
 class Submission:
     """The student's notebook as the checks see it: functions to call and variables to read.
 
-    Two budgets bound what one submission costs after its notebook ran: `call_seconds`, the time
-    of all calls of its code together (a function that hangs only when the grader calls it spends
-    it once), and `training_cpu_seconds`, the grader's own CPU time training the student's models
-    (`fit`). Both come from the reference's measured check time (timing.py)."""
+    Two budgets bound what one submission costs after its notebook ran: `call_seconds`, the
+    kernel's CPU time in all calls of its code together (a function that hangs only when the grader
+    calls it spends it once; see KernelSession.usage), and `training_cpu_seconds`, the grader's own
+    CPU time training the student's models (`fit`). Both come from the reference's (timing.py)."""
 
     def __init__(self, kernel: KernelSession, call_seconds: float = math.inf, training_cpu_seconds: float = math.inf):
         self.kernel = kernel
         self.calls = 0
         self.call_seconds_left = call_seconds
         self.training_cpu_left = training_cpu_seconds
+        self.calls_used = self.training_used = 0.0  # what the budgets were charged (for timing.py)
+        # The wall-clock backstop of all calls, for code that burns no CPU (no kernel: the checks' tests).
+        self.call_wall_left = call_seconds * kernel.wall_factor if kernel else math.inf
         self.hung_variables: set[str] = set()
         self.input_seed = secrets.randbits(128)  # the checks' random inputs: nothing to brute-force
 
@@ -70,17 +73,20 @@ class Submission:
         def call(*args, **kwargs):
             self.calls += 1
             limit = min(timeout or course_config.CALL_TIMEOUT_S, self.call_seconds_left)
-            if limit < 1:
+            if min(limit, self.call_wall_left) < 1:
                 raise StudentCodeError(name, "Your functions used up the time the checks may spend calling them "
-                                             "(three times the reference's); this call was not made.")
-            started = time.monotonic()
+                                             f"({course_config.CHECKS_LIMIT_FACTOR:g} times the reference's CPU time, "
+                                             f"or {course_config.WALL_LIMIT_FACTOR:g} times that in wall-clock time); "
+                                             "this call was not made.")
+            started = self.kernel.usage()
+            wall_started = time.monotonic()
             try:
                 value = self.kernel.call(name, args, kwargs, timeout=limit, weights=weights, seed=self.calls,
-                                         without=without)
+                                         without=without, wall_timeout=self._wall_limit(limit))
             except KernelUnavailable as error:
                 raise StudentCodeError(name, str(error)) from None
             finally:
-                self.call_seconds_left -= time.monotonic() - started
+                self._charge_calls(self.kernel.usage() - started, time.monotonic() - wall_started)
             if isinstance(value, (wire.StudentException, wire.Missing)):
                 raise StudentCodeError(name, value)
             return value
@@ -107,24 +113,35 @@ class Submission:
         try:
             return model.fit(*args, callbacks=[callback], **kwargs)
         finally:
-            self.training_cpu_left -= time.process_time() - callback.started
+            used = time.process_time() - callback.started
+            self.training_cpu_left -= used
+            self.training_used += used
             assert not callback.stopped, (
                 "The grader stopped training your model: it used up this submission's budget of the grader's "
-                "time (three times the reference's). Compare your model's size with the lab's.")
+                f"CPU time ({course_config.CHECKS_LIMIT_FACTOR:g} times the reference's). Compare your model's "
+                "size with the lab's.")
+
+    def _wall_limit(self, limit: float) -> float:
+        return max(1.0, min(limit * self.kernel.wall_factor, self.call_wall_left))
+
+    def _charge_calls(self, used: float, wall: float) -> None:
+        self.call_seconds_left -= used
+        self.calls_used += used
+        self.call_wall_left -= wall
 
     def variable(self, name: str, *, weights: bool = False):
         """A variable the notebook left behind, or wire.Missing. A read that hung (student code in a
         property, say) is not tried again, and reads count against the calls' budget."""
-        if name in self.hung_variables or self.call_seconds_left < 1:
+        if name in self.hung_variables or min(self.call_seconds_left, self.call_wall_left) < 1:
             return wire.StudentException("TimeoutError", f"reading `{name}` was stopped: it ran out of time", [])
-        started = time.monotonic()
+        started, wall_started = self.kernel.usage(), time.monotonic()
+        limit = min(course_config.CALL_TIMEOUT_S, self.call_seconds_left)
         try:
-            value = self.kernel.variable(name, weights=weights,
-                                         timeout=min(course_config.CALL_TIMEOUT_S, self.call_seconds_left))
+            value = self.kernel.variable(name, weights=weights, timeout=limit, wall_timeout=self._wall_limit(limit))
         except KernelUnavailable as error:
             raise StudentCodeError(name, str(error)) from None
         finally:
-            self.call_seconds_left -= time.monotonic() - started
+            self._charge_calls(self.kernel.usage() - started, time.monotonic() - wall_started)
         if isinstance(value, wire.StudentException) and value.type_name == "TimeoutError":
             self.hung_variables.add(name)
         return value

@@ -24,7 +24,9 @@ import course_config
 from autograder.grade import grade_file
 
 EXIT_GRADED, EXIT_CANNOT_GRADE = 0, 2
-EXIT_SUBMISSIONS_FAILED = 3  # course autograde: some submission failed or timed out
+# grade: the notebook did not run whole (a time, memory or process limit, a dead kernel, an
+# unreadable file); course autograde: some submission did not, or could not be graded at all.
+EXIT_SUBMISSIONS_FAILED = 3
 COURSE_STEPS = ("setup", "generate", "release", "collect", "autograde", "feedback", "release-feedback", "export",
                 "workflow", "gather")
 
@@ -34,7 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    grade = commands.add_parser("grade", help="grade one submitted notebook")
+    grade = commands.add_parser(
+        "grade", help="grade one submitted notebook",
+        epilog=f"Exit status: 0 graded, the notebook ran whole; {EXIT_CANNOT_GRADE} no such file; "
+               f"{EXIT_SUBMISSIONS_FAILED} graded, but the notebook hit a limit (CPU or wall-clock time, memory, "
+               "processes), its kernel died, or it could not be read (the report says which, and where).")
     grade.add_argument("notebook", type=Path)
     grade.add_argument("--assignment", required=True, choices=course_config.ASSIGNMENTS)
     grade.add_argument("--json", type=Path, help="write Gradescope-format results here")
@@ -43,8 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     course = commands.add_parser(
         "course", help="one step of the nbgrader cycle on this course",
         epilog=f"Exit status: 0 done; 1 the step stopped with an error; {EXIT_SUBMISSIONS_FAILED} autograde ran "
-               "but some submission failed or timed out (its table lists them; one that could not be graded "
-               "has 0 in the gradebook, with the reason as a comment).")
+               "but some submission could not be graded, or its notebook hit a limit (CPU or wall-clock time, "
+               "memory, processes) or its kernel died: its table lists them, with the limit and the cell; one that "
+               "could not be graded has 0 in the gradebook, with the reason as a comment.")
     course.add_argument("step", choices=COURSE_STEPS)
     course.add_argument("--assignment", choices=course_config.ASSIGNMENTS, help="the lab; default: every lab")
     course.add_argument("--student", action="append", help="autograde: regrade this student (repeatable)")
@@ -117,7 +124,7 @@ def grade_command(notebook: Path, assignment: str, json_out: Path | None, execut
     if executed_out and executed is not None:
         executed_out.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(executed, executed_out)
-    return EXIT_GRADED
+    return EXIT_GRADED if report.execution_status == "completed" else EXIT_SUBMISSIONS_FAILED
 
 
 def course_command(args: argparse.Namespace) -> int:
@@ -154,7 +161,7 @@ def course_command(args: argparse.Namespace) -> int:
                     course.collect(assignment)
                 elif args.step == "autograde":
                     results = autograde_all(course, assignment, args.workers, args.student, args.force)
-                    not_graded |= any(result.status != "graded" for result in results)
+                    not_graded |= not all(result.ran_whole for result in results)
                 elif args.step == "feedback":
                     course.feedback(assignment)
                 else:

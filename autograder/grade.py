@@ -43,13 +43,18 @@ def grade_notebook(
     """Grade a notebook; return the report and the executed notebook (outputs kept for feedback)."""
     specs = read_check_specs(assignment)
     data_problem = grader_data.prepare(assignment)
-    execution, outcomes, kernel = run_submission(notebook, assignment, timing.limits(assignment), student)
+    execution, outcomes, submission = run_submission(notebook, assignment, timing.limits(assignment), student)
+    kernel = submission.kernel
     problems, peak = kernel.fresh_kernel_problems, kernel.peak_memory_bytes / 2**30
 
-    report = GradeReport(assignment, name, execution_status=execution.status,
-                         execution_seconds=execution.seconds, peak_memory_gb=round(peak, 2))
+    report = GradeReport(assignment, name, execution_status=execution.status, execution_seconds=execution.seconds,
+                         peak_memory_gb=round(peak, 2), stopped_by=execution.stops,
+                         cpu_seconds=_rounded(execution.cpu_seconds), checks_cpu_seconds=_rounded(submission.calls_used))
     report.tampering = find_tampering(notebook, assignment)
     report.notes += sandbox.off_notes()
+    if not kernel.counts_cpu:
+        report.notes.append(f"Time limits were wall-clock seconds here (CPU time cannot be counted without a "
+                            f"cgroup), scaled by {kernel.wall_factor:.2f} for this machine's measured speed.")
     if data_problem:
         report.notes.append(data_problem)
     if kernel.memory_exceeded and execution.status != "memory limit":
@@ -68,13 +73,14 @@ def grade_notebook(
 
 
 def run_submission(notebook: nbformat.NotebookNode, assignment: str, limits: timing.Limits,
-                   student: str = "submission") -> tuple[ExecutionResult, dict[str, dict], KernelSession]:
+                   student: str = "submission") -> tuple[ExecutionResult, dict[str, dict], Submission]:
     """Execute the notebook in its kernel, then run the checks against it; the kernel is gone after."""
     label = "".join(c for c in student if c.isalnum() or c == "_")[:40] or "submission"
     with tempfile.TemporaryDirectory(prefix=f"autograder-{label}-") as folder:
         with KernelSession(copy.deepcopy(notebook), Path(folder), label) as kernel:
             execution = kernel.run_notebook(limits.cells, limits.default_cell, limits.notebook)
-            outcomes = run_checks(assignment, Submission(kernel, limits.calls, limits.training_cpu))
+            submission = Submission(kernel, limits.calls, limits.training_cpu)
+            outcomes = run_checks(assignment, submission)
     # The checks' calls ran student code after the notebook was cleaned, and its display updates
     # rewrite the notebook's cells: clean what is kept once more, now that the kernel is gone.
     dropped = safe_outputs.neutralize(execution.notebook)
@@ -82,7 +88,11 @@ def run_submission(notebook: nbformat.NotebookNode, assignment: str, limits: tim
         limit_mb = course_config.MAX_EXECUTED_NOTEBOOK_BYTES // 2**20
         execution.limits.append(f"Outputs of cell(s) {dropped} were not kept: display updates sent while the checks "
                                 f"ran took the executed notebook past its {limit_mb} MB limit.")
-    return execution, outcomes, kernel
+    return execution, outcomes, submission
+
+
+def _rounded(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 1)
 
 
 def _zero(spec, message: str) -> CheckResult:

@@ -37,6 +37,7 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 PACKAGE_DIRS = ["autograder", "labtools"]
 PACKAGE_FILES = ["course_config.py", "pyproject.toml", "requirements.txt"]
 DEFAULT_TIMEOUT_MINUTES = 40  # Gradescope's maximum; its default is 10
+DEFAULT_CPUS = 0.5  # Gradescope's default container
 
 # Measured grading the real IMDB reference with run_autograder as root at /autograder on a 2-core
 # machine (sandbox on), twice: wall 197 and 177 s = notebook 163 and 144 s + checks 28 and 26 s
@@ -104,35 +105,43 @@ def lab_data_files(assignment: str) -> list[Path]:
     return files
 
 
-def check_budget_s(assignment: str, slowdown: float = 1.0) -> float:
+def check_budget_s(assignment: str) -> float:
+    """CPU seconds the checks may take: the reference's calls and the grader's training of its models."""
     path = timing.timing_path(assignment)
-    reference = sum(json.loads(path.read_text())["checks"].values()) if path.is_file() else 0.0
-    return CHECK_FACTOR * reference * slowdown + CHECK_EXTRA_S
+    measured = json.loads(path.read_text()) if path.is_file() else {}
+    reference = measured.get("calls_cpu_seconds", 0.0) + measured.get("training_cpu_seconds", 0.0)
+    return CHECK_FACTOR * reference + CHECK_EXTRA_S
 
 
-def minimum_timeout_minutes(assignment: str) -> int:
-    """The shortest Gradescope timeout in which the lab's reference limits fit, on one CPU."""
-    seconds = STARTUP_S + timing.limits(assignment).notebook + check_budget_s(assignment) + END_MARGIN_S
-    return int(-(-seconds // 60))
+def slowdown_of(cpu_quota: float | None) -> float:
+    """How much longer a CPU second takes in wall-clock time under a quota under one CPU."""
+    return 1 / cpu_quota if cpu_quota and cpu_quota < 1 else 1.0
+
+
+def minimum_timeout_minutes(assignment: str, cpu_quota: float | None = DEFAULT_CPUS) -> int:
+    """The shortest Gradescope timeout in which the lab's limits fit, at this CPU quota (Gradescope's
+    default: half a CPU)."""
+    cpu_seconds = STARTUP_S + timing.limits(assignment).notebook + check_budget_s(assignment)
+    return int(-(-(cpu_seconds * slowdown_of(cpu_quota) + END_MARGIN_S) // 60))
 
 
 def run_limits(assignment: str, timeout_s: float, usable_memory_gb: float, cpu_quota: float | None,
                cpus: int) -> dict[str, float | int]:
     """The settings run_autograder exports (course_config reads them) for this container and timeout.
 
-    A quota under one CPU (Gradescope's default is half) slows everything by 1/quota: the
-    calibrated limits stretch by as much. The notebook gets whatever the checks, start and
-    margin leave of the timeout, at most the course's own ceiling.
+    The limits are CPU seconds, the same as everywhere (timing.py). A quota under one CPU
+    (Gradescope's default is half) makes each CPU second take 1/quota wall-clock seconds: the
+    notebook's ceiling is what the checks, start and margin leave of the timeout at that pace, at
+    most the course's own. Where the container has no cgroups to count CPU time, the grader's
+    speed probe (timing.speed_factor) stretches the wall-clock limits by the same slowdown.
     """
-    slowdown = 1 / cpu_quota if cpu_quota and cpu_quota < 1 else 1.0
+    slowdown = slowdown_of(cpu_quota)
     notebook = min(course_config.NOTEBOOK_TIMEOUT_S,
-                   timeout_s - STARTUP_S * slowdown - check_budget_s(assignment, slowdown) - END_MARGIN_S)
+                   (timeout_s - END_MARGIN_S) / slowdown - STARTUP_S - check_budget_s(assignment))
     memory = min(course_config.MEMORY_LIMIT_GB, usable_memory_gb - GRADER_MEMORY_GB)
     return {
         "COURSE_NOTEBOOK_TIMEOUT_S": int(max(60, notebook)),
         "COURSE_CELL_TIMEOUT_S": int(max(60, min(course_config.CELL_TIMEOUT_S, notebook))),
-        "COURSE_CELL_LIMIT_FACTOR": round(course_config.CELL_LIMIT_FACTOR * slowdown, 2),
-        "COURSE_NOTEBOOK_LIMIT_FACTOR": round(course_config.NOTEBOOK_LIMIT_FACTOR * slowdown, 2),
         "COURSE_MEMORY_LIMIT_GB": round(max(MIN_KERNEL_MEMORY_GB, memory), 2),
         "COURSE_NUM_THREADS": cpus,
         "GRADE_DEADLINE_S": int(timeout_s - END_MARGIN_S),

@@ -8,6 +8,12 @@ namespace; what comes back is data, validated by `wire.py`. If the kernel died, 
 kernel with the notebook's definitions (top-level defs, classes, imports, literal assignments)
 takes over. A function that ran past a time limit is replaced in the kernel by one that fails at
 once, so a hang costs its time once per function, not once per cell or check that calls it.
+
+Time limits count the CPU seconds of the kernel's cgroup (every process student code started),
+so a busy machine never stops an honest submission; a wall-clock backstop
+(course_config.WALL_LIMIT_FACTOR × the CPU limit) ends what burns no CPU. A cell past its CPU
+limit is interrupted, and killed with its kernel if it ignores that for INTERRUPT_GRACE_S.
+Without a cgroup the limits are wall-clock seconds scaled by timing.speed_factor().
 """
 
 from __future__ import annotations
@@ -31,11 +37,13 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
 import course_config
-from autograder import safe_outputs, sandbox, wire
+from autograder import safe_outputs, sandbox, timing, wire
 
 STUB_SOURCE = (Path(__file__).parent / "kernel_stub.py").read_text()
 MIME = "application/x.autograder+json"
 PROBE_TIMEOUT_S = 10
+POLL_S = 0.25  # how often the kernel's CPU time is read while a cell runs
+INTERRUPT_GRACE_S = 10  # a cell still running this long after its interrupt is killed with its kernel
 MAX_FRESH_KERNELS = 3  # an interrupted kernel that cannot run `pass` within this is replaced
 # TensorFlow's C++ start-up log is written to the process's stderr, not by Python: keep it out
 # of the cell outputs (ipykernel would otherwise copy it there).
@@ -47,7 +55,34 @@ class KernelUnavailable(RuntimeError):
 
 
 class CallTimedOut(RuntimeError):
-    pass
+    """A call ran past one of its limits: `Stop.describe` says which."""
+
+    def __init__(self, stop: Stop):
+        super().__init__(stop.kind)
+        self.stop = stop
+
+
+@dataclass
+class Stop:
+    """Why the grader stopped a cell or call: its CPU limit, its wall-clock backstop, or (no
+    cgroup to count CPU here) its wall-clock limit."""
+
+    kind: str  # "CPU" | "wall" | "time"
+    limit: float  # CPU s (kind CPU or wall), wall s (kind time)
+    wall_limit: float
+    cpu: float | None
+    wall: float
+
+    def describe(self, what: str) -> str:
+        if self.kind == "CPU":
+            return (f"CPU limit: {what} ran past its {self.limit:.0f} CPU s and was stopped "
+                    f"(after {self.wall:.0f} s of wall-clock time).")
+        if self.kind == "wall":
+            return (f"Wall-clock limit: {what} ran past its {self.wall_limit:.0f} s backstop "
+                    f"({course_config.WALL_LIMIT_FACTOR:g} × its {self.limit:.0f} CPU s limit) using only "
+                    f"{self.cpu:.0f} CPU s, so it was waiting or sleeping; it was stopped.")
+        return (f"Time limit: {what} ran past its {self.wall_limit:.0f} s limit and was stopped "
+                f"(wall-clock seconds: CPU time cannot be counted on this machine).")
 
 
 @dataclass
@@ -57,9 +92,12 @@ class ExecutionResult:
     errors: list[str] = field(default_factory=list)  # "cell 7: NameError: ...", for the report
     limits: list[str] = field(default_factory=list)  # limits hit, for the report
     status: str = "completed"  # completed | timed out | kernel died | memory limit | process limit
+    cpu_seconds: float | None = None  # the kernel's CPU time (None: not counted here)
+    stops: list[str] = field(default_factory=list)  # "CPU limit, cell 7": each time limit that fired
     peak_memory_gb: float = 0.0
     truncated_cells: list[int] = field(default_factory=list)
-    cell_seconds: dict[str, float] = field(default_factory=dict)  # by cell key (see cell_keys)
+    cell_seconds: dict[str, float] = field(default_factory=dict)  # wall s, by cell key (see cell_keys)
+    cell_cpu_seconds: dict[str, float | None] = field(default_factory=dict)
 
 
 def kernel_environment(workdir: Path) -> dict[str, str]:
@@ -186,6 +224,12 @@ class KernelSession:
         self.monitor = None  # zmq events of the output socket: a refused message disconnects it
         self.refused_messages = 0
         self.fresh_kernels = 0
+        self.counts_cpu = self.box.cgroup is not None
+        self.wall_factor = course_config.WALL_LIMIT_FACTOR if self.counts_cpu else timing.speed_factor()
+
+    def usage(self) -> float:
+        """The clock every limit counts: the kernel's CPU seconds, or (no cgroup here) wall seconds."""
+        return self.box.cgroup.cpu_seconds if self.counts_cpu else time.monotonic()
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -268,29 +312,33 @@ class KernelSession:
     async def _run_notebook(self, cell_limits, default_cell_limit, total_limit) -> ExecutionResult:
         result = ExecutionResult(self.notebook)
         started = time.monotonic()
-        index, counts = 0, (0, 0, 0)
+        index, counts, used = 0, (0, 0, 0), None
+        wall_total = total_limit * self.wall_factor
         try:
             await self._start()
+            used = self.usage()
             for index, (cell, key) in enumerate(zip(self.notebook.cells, cell_keys(self.notebook))):
                 if key is None:
                     continue
-                remaining = total_limit - (time.monotonic() - started)
-                if remaining <= 1:
+                left, wall_left = total_limit - (self.usage() - used), wall_total - (time.monotonic() - started)
+                if min(left, wall_left) <= 1:
+                    kind = ("CPU" if left <= 1 else "wall") if self.counts_cpu else "time"
+                    stop = Stop(kind, total_limit, wall_total, self.usage() - used, time.monotonic() - started)
                     result.status = "timed out"
-                    result.limits.append(f"The notebook ran past its {total_limit:.0f} s limit; cells from "
-                                         f"cell {index + 1} on did not run.")
+                    result.stops.append(f"{kind} limit, notebook")
+                    result.limits.append(f"{stop.describe('the notebook')} Cells from cell {index + 1} on did not run.")
                     break
-                limit = min(cell_limits.get(key, default_cell_limit), remaining)
-                self.client.timeout = max(1, int(limit))
-                cell_started = time.monotonic()
-                counts = self._limit_counts()
-                await self.client.async_execute_cell(cell, index)
+                limit = min(cell_limits.get(key, default_cell_limit), left)
+                counts, cell_used, cell_started = self._limit_counts(), self.usage(), time.monotonic()
+                stop = await self._execute(cell, index, limit, min(limit * self.wall_factor, wall_left))
                 result.cell_seconds[key] = time.monotonic() - cell_started
+                result.cell_cpu_seconds[key] = self.usage() - cell_used if self.counts_cpu else None
                 await self._note_limits(result, index, counts)
-                if result.cell_seconds[key] >= self.client.timeout:
+                if stop:
                     result.status = "timed out"
-                    result.limits.append(f"Cell {index + 1} ran past its {self.client.timeout} s limit and was stopped.")
-                    await self._after_timeout(self.client.timeout, from_cell=True)
+                    result.stops.append(f"{stop.kind} limit, cell {index + 1}")
+                    result.limits.append(stop.describe(f"cell {index + 1}"))
+                    await self._after_timeout(f"was running when cell {index + 1} was stopped", from_cell=True)
                     continue
                 for output in cell.get("outputs", []):
                     if output.output_type == "error":
@@ -308,6 +356,8 @@ class KernelSession:
             result.status = "memory limit"
             result.limits.append(f"The kernel used more than {course_config.MEMORY_LIMIT_GB:g} GB and was stopped.")
         result.seconds = time.monotonic() - started
+        if self.counts_cpu and used is not None:
+            result.cpu_seconds = self.usage() - used
         result.truncated_cells = sorted(i + 1 for i in self.client.truncated) if self.client else []
         if result.truncated_cells:
             result.limits.append(f"Output of cell(s) {result.truncated_cells} was cut: more than "
@@ -349,30 +399,31 @@ class KernelSession:
     # --- calls from the checks -------------------------------------------------------------------
 
     def call(self, name: str, args: tuple = (), kwargs: dict | None = None, *, timeout: float | None = None,
-             weights: bool = False, seed: int = 0, without: tuple[str, ...] = ()):
+             wall_timeout: float | None = None, weights: bool = False, seed: int = 0, without: tuple[str, ...] = ()):
         """What the notebook's `name(*args, **kwargs)` returns, decoded (see wire.decode); with
-        `without`, those libraries are unavailable to the call (a by-hand function)."""
+        `without`, those libraries are unavailable to the call (a by-hand function). `timeout` is
+        on the clock of `usage`; `wall_timeout`, the backstop, defaults to wall_factor × timeout."""
         if name in self.hung:
             return wire.StudentException("TimeoutError", self.hung[name], [])
         request = self.arguments.call_request(name, args, kwargs or {}, self.kernel_seed(seed), weights)
         if without:
             request["without"] = list(without)
-        limit = timeout or course_config.CALL_TIMEOUT_S
         try:
-            return _EventLoop.run(self._request(request, limit))
-        except CallTimedOut:
-            self.hung[name] = f"`{name}` ran past its {limit:g} s limit, so it is not run again."
-            _EventLoop.run(self._after_timeout(limit))
+            return _EventLoop.run(self._request(request, timeout or course_config.CALL_TIMEOUT_S, wall_timeout))
+        except CallTimedOut as timed_out:
+            self.hung[name] = f"{timed_out.stop.describe(f'`{name}`')} It is not called again."
+            _EventLoop.run(self._after_timeout(f"was running when `{name}` was stopped"))
             return wire.StudentException("TimeoutError", self.hung[name], [])
 
-    def variable(self, name: str, *, weights: bool = False, timeout: float | None = None):
+    def variable(self, name: str, *, weights: bool = False, timeout: float | None = None,
+                 wall_timeout: float | None = None):
         """The value of a variable the notebook left in its namespace, decoded."""
-        limit = timeout or course_config.CALL_TIMEOUT_S
+        request = {"op": "variable", "name": name, "weights": weights}
         try:
-            return _EventLoop.run(self._request({"op": "variable", "name": name, "weights": weights}, limit))
-        except CallTimedOut:  # reading it ran student code (a property, say) that hangs
-            _EventLoop.run(self._after_timeout(limit))
-            return wire.StudentException("TimeoutError", f"reading `{name}` ran past its {limit:g} s limit", [])
+            return _EventLoop.run(self._request(request, timeout or course_config.CALL_TIMEOUT_S, wall_timeout))
+        except CallTimedOut as timed_out:  # reading it ran student code (a property, say) that hangs
+            _EventLoop.run(self._after_timeout(f"was running when reading `{name}` was stopped"))
+            return wire.StudentException("TimeoutError", timed_out.stop.describe(f"reading `{name}`"), [])
 
     def kernel_seed(self, call: int) -> int:
         """The seed of the student's code for one call: a keyed hash of the call's number with this
@@ -380,7 +431,7 @@ class KernelSession:
         digest = hmac.new(self._seed_key, str(call).encode(), hashlib.sha256).digest()
         return int.from_bytes(digest[:4], "big") % 2**31
 
-    async def _request(self, request: dict, limit: float):
+    async def _request(self, request: dict, limit: float, wall_limit: float | None = None):
         if self.client is None or not await self._alive():
             await self._fresh_kernel()
         source = (f"(lambda scope: (exec({STUB_SOURCE!r}, scope), "
@@ -388,12 +439,10 @@ class KernelSession:
         cell = nbformat.v4.new_code_cell(source)
         self.notebook.cells.append(cell)
         index = len(self.notebook.cells) - 1
-        self.client.timeout = max(1, int(limit))
         saved_limit = LimitedOutputClient.output_limit
         self.client.output_limit = course_config.MAX_MESSAGE_BYTES * 2
-        started = time.monotonic()
         try:
-            await self.client.async_execute_cell(cell, index)
+            stop = await self._execute(cell, index, limit, wall_limit)
         except DeadKernelError:
             await self._fresh_kernel()
             return wire.StudentException("KernelDied", "the kernel died during this call", [])
@@ -403,8 +452,8 @@ class KernelSession:
             self.client.output_bytes.pop(index, None)
             self.client.truncated.discard(index)
         await self._count_refused_messages()
-        if time.monotonic() - started >= self.client.timeout:
-            raise CallTimedOut()
+        if stop:
+            raise CallTimedOut(stop)
         replies = [o.data[MIME] for o in cell.outputs if o.get("output_type") == "display_data" and MIME in o.get("data", {})]
         if not replies:
             return wire.StudentException("NoResult", "the call sent nothing back (its output was too large, "
@@ -420,14 +469,47 @@ class KernelSession:
         except Exception:
             return False
 
-    async def _after_timeout(self, limit: float, from_cell: bool = False) -> None:
+    async def _execute(self, cell, index: int, limit: float, wall_limit: float | None = None) -> Stop | None:
+        """Run one cell within `limit` (on the clock of `usage`) and its wall-clock backstop;
+        return what stopped it, or None. A dead kernel raises DeadKernelError, unless the grader
+        killed it for ignoring its interrupt."""
+        wall_limit = wall_limit or limit * self.wall_factor
+        self.client.timeout = max(1, int(wall_limit))  # nbclient interrupts the cell after this
+        used, started, interrupted = self.usage(), time.monotonic(), None
+        task = asyncio.ensure_future(self.client.async_execute_cell(cell, index))
+        while not (await asyncio.wait({task}, timeout=POLL_S))[0]:
+            if not self.counts_cpu:
+                continue
+            if interrupted is None and self.usage() - used > limit:
+                interrupted = time.monotonic()
+                try:
+                    await self.client.km.interrupt_kernel()
+                except Exception:  # the kernel is going anyway
+                    pass
+            elif interrupted is not None and time.monotonic() - interrupted > INTERRUPT_GRACE_S:
+                self.box.cgroup.kill()  # nbclient sees the kernel die within a second
+        try:
+            task.result()
+        except DeadKernelError:
+            if interrupted is None:
+                raise
+        wall = time.monotonic() - started
+        cpu = self.usage() - used if self.counts_cpu else None
+        if interrupted is not None:
+            return Stop("CPU", limit, self.client.timeout, cpu, wall)
+        if wall >= self.client.timeout:
+            return Stop("wall" if self.counts_cpu else "time", limit, self.client.timeout, cpu, wall)
+        return None
+
+    async def _after_timeout(self, why: str, from_cell: bool = False) -> None:
         """The interrupted kernel: if it answers, mark the functions that were running as hung
         (they fail at once from now on); if it does not, replace it with a fresh one."""
         try:
-            names = await self._request({"op": "hung"}, PROBE_TIMEOUT_S)  # also proves the kernel answers
+            # Also proves the kernel answers: the grader's own few lines, so the wall clock is fair.
+            names = await self._request({"op": "hung"}, PROBE_TIMEOUT_S, PROBE_TIMEOUT_S)
             for name in names if from_cell and isinstance(names, list) else []:
                 if type(name) is str:
-                    self.hung[name] = f"`{name}` ran past a {limit:g} s cell limit in the notebook, so it is not run again."
+                    self.hung[name] = f"`{name}` {why}, so it is not called again."
             await self._poison()
         except CallTimedOut:
             await self._fresh_kernel()

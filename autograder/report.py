@@ -32,6 +32,9 @@ class GradeReport:
     notes: list[str] = field(default_factory=list)  # notebook errors, code that could not be rebuilt
     tampering: list[str] = field(default_factory=list)  # locked cells or metadata changed by the student
     peak_memory_gb: float = 0.0  # the kernel's process tree
+    cpu_seconds: float | None = None  # the kernel's CPU time in the notebook (None: not counted here)
+    checks_cpu_seconds: float | None = None  # ... in the checks' calls of its code
+    stopped_by: list[str] = field(default_factory=list)  # time limits that fired: "CPU limit, cell 7"
 
     @property
     def score(self) -> float:
@@ -59,7 +62,9 @@ class GradeReport:
             "output": f"Notebook execution: {self.execution_status}.\n{notes}".strip(),
             "visibility": course_config.GRADESCOPE_VISIBILITY,
             "stdout_visibility": "hidden",  # the grader's log, for instructors
-            "extra_data": {"execution_status": self.execution_status, "peak_memory_gb": self.peak_memory_gb},
+            "extra_data": {"execution_status": self.execution_status, "peak_memory_gb": self.peak_memory_gb,
+                           "cpu_seconds": self.cpu_seconds, "checks_cpu_seconds": self.checks_cpu_seconds,
+                           "stopped_by": self.stopped_by},
             "tests": [
                 {
                     "name": check.description,
@@ -97,6 +102,9 @@ class GradeReport:
             verdict = "ok" if check.passed else f"FAILED  {check.message}"
             rows.append(f"{check.name[:44]:<44} {check.score:>4g}/{check.points:<4g}  {verdict}")
         rows.append(f"{'total':<44} {self.score:>4g}/{self.max_score:<4g}")
-        header = [f"{self.assignment}: {self.notebook} (execution {self.execution_status}, {self.execution_seconds:.0f} s)"]
+        cpu = "" if self.cpu_seconds is None else f", {self.cpu_seconds:.0f} CPU s"
+        stopped = f"; stopped by: {'; '.join(self.stopped_by)}" if self.stopped_by else ""
+        header = [f"{self.assignment}: {self.notebook} (execution {self.execution_status}, "
+                  f"{self.execution_seconds:.0f} s wall{cpu}{stopped})"]
         notes = [f"  note: {note}" for note in self.notes] + [f"  changed: {t}" for t in self.tampering]
         return "\n".join(header + notes + rows)

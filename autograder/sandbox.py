@@ -12,8 +12,9 @@ The kernel, the only process that runs student code, starts as
   any other submission. When the grader lets go, bwrap and everything in its pid namespace die.
 - **setpriv**: student processes run as `SANDBOX_USER` with no capabilities (only when the grader
   is root; never root mapped into a user namespace).
-- **cgroup** (v1 `memory`, `pids`, `cpu`, or v2): one per submission, counting every process and
-  tmpfs page: memory, number of processes, CPU (`NUM_THREADS` cores).
+- **cgroup** (v1 `memory`, `pids`, `cpu`, `cpuacct`, or v2): one per submission, counting every
+  process and tmpfs page: memory, number of processes, CPU quota (`KERNEL_CPUS` cores) and CPU time
+  used (what the time limits count, see kernel.py).
 - **the kernel's socket folder** is a small tmpfs (`KERNEL_DIR_LIMIT_MB`) mounted by the grader
   over the box's folder, so the one place the kernel may write that the grader also sees is not
   the host's disk; unmounted when the box closes.
@@ -100,7 +101,8 @@ def off_notes() -> list[str]:
     """One line per protection that is off, with its reason (for each report)."""
     consequence = {"separate user": "student code ran as the grader's own user",
                    "namespaces": "student code could see this machine's files, processes and network",
-                   "cgroup limits": "memory was watched by sampling, and processes, CPU and disk were not limited",
+                   "cgroup limits": "memory was watched by sampling, processes, CPU and disk were not limited, "
+                                    "and time limits counted wall-clock seconds, not CPU time",
                    "kernel folder cap": "the kernel's socket folder, on the grader's disk, had no size limit"}
     return [f"Sandbox protection off: {p.name} ({p.why_off}); {consequence[p.name]}." for p in protections() if not p.on]
 
@@ -318,14 +320,16 @@ class Cgroup:
         "pids.max": ("pids", "pids.max", "pids.max"),
         "pids.events": ("pids", "pids.events", "pids.events"),
         "cpu.quota": ("cpu", "cpu.cfs_quota_us", "cpu.max"),
+        "cpu.usage": ("cpuacct", "cpuacct.usage", "cpu.stat"),  # v1 nanoseconds, v2 usage_usec
     }
 
     def __init__(self, label: str):
         self.v2 = (self.ROOT / "cgroup.controllers").exists()
         name = f"autograder-{label}-{uuid.uuid4().hex[:8]}"
-        self.paths = {c: self._own(c) / name for c in (["unified"] if self.v2 else ["memory", "pids", "cpu"])}
+        controllers = ["unified"] if self.v2 else ["memory", "pids", "cpu", "cpuacct"]
+        self.paths = {c: self._own(c) / name for c in controllers}  # cpu and cpuacct may share one
         try:
-            for path in self.paths.values():
+            for path in self.folders:
                 path.mkdir()
             self._set_limits()
         except OSError:
@@ -338,7 +342,7 @@ class Cgroup:
         self._write("memory.swap", 0 if self.v2 else memory, required=False)  # no swapping past the limit
         self._write("pids.max", course_config.MAX_PROCESSES)
         period = 100_000
-        quota = course_config.NUM_THREADS * period
+        quota = int(course_config.KERNEL_CPUS * period)
         self._write("cpu.quota", f"{quota} {period}" if self.v2 else quota)
 
     @classmethod
@@ -350,8 +354,12 @@ class Cgroup:
         try:
             Cgroup("probe").remove()
         except (OSError, ValueError) as error:
-            return f"no writable cgroup for memory, pids and cpu ({error})"
+            return f"no writable cgroup for memory, pids, cpu and cpuacct ({error})"
         return None
+
+    @property
+    def folders(self) -> list[Path]:
+        return list(dict.fromkeys(self.paths.values()))
 
     def _own(self, controller: str) -> Path:
         """The grader's own cgroup in that hierarchy (limits of a container apply to children)."""
@@ -387,8 +395,15 @@ class Cgroup:
 
     def enter_command(self) -> list[str]:
         """A prefix that moves the process into this cgroup, then execs the rest of the command."""
-        joins = " && ".join(f"echo $$ > {shlex.quote(str(p / 'cgroup.procs'))}" for p in self.paths.values())
+        joins = " && ".join(f"echo $$ > {shlex.quote(str(p / 'cgroup.procs'))}" for p in self.folders)
         return ["/bin/sh", "-c", f'{joins} && exec "$@"', "sh"]
+
+    @property
+    def cpu_seconds(self) -> float:
+        """CPU time of every process that ran in this cgroup, exited ones included."""
+        if self.v2:
+            return self._read_number("cpu.usage", "usage_usec") / 1e6
+        return self._read_number("cpu.usage") / 1e9
 
     @property
     def peak_bytes(self) -> int:
@@ -404,26 +419,29 @@ class Cgroup:
 
     def pids(self) -> set[int]:
         found = set()
-        for path in self.paths.values():
+        for path in self.folders:
             try:
                 found |= {int(p) for p in (path / "cgroup.procs").read_text().split()}
             except OSError:
                 pass
         return found
 
+    def kill(self) -> None:
+        """SIGKILL every process in it (once: some may be starting)."""
+        for pid in self.pids():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
     def remove(self) -> None:
         """Kill whatever is left in it, then remove it."""
         for _ in range(50):
-            pids = self.pids()
-            if not pids:
+            if not self.pids():
                 break
-            for pid in pids:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
+            self.kill()
             time.sleep(0.1)
-        for path in self.paths.values():
+        for path in self.folders:
             try:
                 path.rmdir()
             except OSError:

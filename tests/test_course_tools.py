@@ -93,11 +93,38 @@ def test_course_autograde_exits_non_zero_when_a_submission_is_not_graded(monkeyp
     assert cli.main(command) == cli.EXIT_SUBMISSIONS_FAILED == 3
     outcome[1] = batch.StudentResult("ben", "timed out", 3, 16, 1.0)
     assert cli.main(command) == 3
+    outcome[1] = batch.StudentResult("ben", "graded", 3, 16, 1.0, "notebook memory limit")
+    assert cli.main(command) == 3  # graded, but a limit stopped its notebook
     outcome[1] = batch.StudentResult("ben", "graded", 3, 16, 1.0)
     assert cli.main(command) == 0
     with pytest.raises(SystemExit):
         cli.main(["course", "--help"])
-    assert "3 autograde ran but some submission failed or timed out" in " ".join(capsys.readouterr().out.split())
+    assert "3 autograde ran but some submission could not be graded, or its notebook hit a limit" \
+        in " ".join(capsys.readouterr().out.split())
+
+
+def test_grade_exits_non_zero_when_the_notebook_hit_a_limit(monkeypatch, tmp_path):
+    from autograder import cli
+    from autograder.report import GradeReport
+
+    notebook = tmp_path / "lab.ipynb"
+    notebook.write_text("{}")
+    for status, exit_status in [("completed", 0), ("timed out", 3), ("memory limit", 3), ("not run", 3)]:
+        monkeypatch.setattr(cli, "grade_file", lambda *args: (GradeReport(ASSIGNMENT, "lab.ipynb", execution_status=status), None))
+        assert cli.main(["grade", str(notebook), "--assignment", ASSIGNMENT]) == exit_status
+    assert cli.main(["grade", str(tmp_path / "missing.ipynb"), "--assignment", ASSIGNMENT]) == cli.EXIT_CANNOT_GRADE
+
+
+def test_the_status_line_names_the_limit_and_the_cell():
+    report = {"output": "Notebook execution: timed out.\nCPU limit: cell 7 ran past its 93 CPU s", "score": 3.0,
+              "max_score": 16.0, "extra_data": {"stopped_by": ["CPU limit, cell 7"]}}
+
+    class Reports:
+        def grade_reports(self, assignment):
+            return {"ben": report}
+
+    result = batch.result_of(Reports(), ASSIGNMENT, {"student": "ben", "success": True}, 12.0)
+    assert (result.status, result.detail, result.ran_whole) == ("timed out", "notebook timed out (CPU limit, cell 7)", False)
 
 
 def test_a_gradebook_write_waits_for_another_workers_lock(tmp_path):

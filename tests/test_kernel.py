@@ -1,4 +1,5 @@
-"""The kernel serves calls: hangs cost their limit once, dead or deaf kernels are replaced."""
+"""The kernel serves calls: hangs cost their limit once, dead or deaf kernels are replaced; limits
+count the kernel's CPU time, with a wall-clock backstop for what burns none."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 
 import course_config
-from autograder import wire
+from autograder import sandbox, timing, wire
 from autograder.checkrun import StudentCodeError
 from tests.conftest import kernel_serving
 
@@ -30,6 +31,18 @@ def dies():
 
 def double(x):
     return x * 2
+
+def sleeps():
+    import time
+    while True:
+        time.sleep(0.1)
+
+def works(seconds):
+    import time
+    started = time.process_time()
+    while time.process_time() - started < seconds:
+        pass
+    return "done"
 
 def environment():
     return dict(os.environ)
@@ -60,14 +73,45 @@ def short_calls(monkeypatch):
 def test_a_hanging_function_costs_its_limit_once(short_calls):
     with kernel_serving(SOURCES) as submission:
         started = time.monotonic()
-        with pytest.raises(StudentCodeError, match="ran past its 3 s limit"):
+        with pytest.raises(StudentCodeError, match="CPU limit: `loops` ran past its 3 CPU s"):
             submission.function("loops")()
         first = time.monotonic() - started
         started = time.monotonic()
-        with pytest.raises(StudentCodeError, match="not run again"):
+        with pytest.raises(StudentCodeError, match="not called again"):
             submission.function("loops")()
         assert time.monotonic() - started < 0.5 <= 3 <= first
         assert np.array_equal(submission.function("double")(np.arange(3)), [0, 2, 4])
+
+
+def test_what_burns_no_cpu_is_ended_by_the_wall_clock_backstop(short_calls):
+    with kernel_serving(SOURCES) as submission:
+        started = time.monotonic()
+        with pytest.raises(StudentCodeError, match=r"Wall-clock limit: `sleeps` ran past its 9 s backstop \(3 × its 3 CPU s"):
+            submission.function("sleeps")()
+        assert 9 <= time.monotonic() - started < 30
+
+
+def test_a_starved_call_is_not_stopped_for_the_cpu_it_did_not_get(short_calls, monkeypatch):
+    """Held to a fifth of a core, 1 CPU s of work takes about 5 s of wall-clock time: past the
+    3 s a wall-clock limit gave, within the CPU limit and its 9 s backstop."""
+    monkeypatch.setattr(course_config, "KERNEL_CPUS", 0.2)
+    with kernel_serving(SOURCES) as submission:
+        started = time.monotonic()
+        assert submission.function("works")(1.0) == "done"
+        assert time.monotonic() - started > 3
+        assert 1.0 <= submission.calls_used < 3
+
+
+def test_without_a_cgroup_limits_are_wall_clock_seconds_scaled_by_the_machines_speed(short_calls, monkeypatch):
+    on = sandbox.is_on
+    monkeypatch.setattr(sandbox, "is_on", lambda name: name != "cgroup limits" and on(name))
+    monkeypatch.setattr(timing, "speed_factor", lambda: 1.5)
+    with kernel_serving(SOURCES) as submission:
+        started = time.monotonic()
+        with pytest.raises(StudentCodeError, match=r"Time limit: `loops` ran past its 4 s limit .*wall-clock seconds"):
+            submission.function("loops")()
+        assert 4 <= time.monotonic() - started < 20
+        assert submission.kernel.counts_cpu is False
 
 
 def test_a_call_does_not_import_keras_on_the_students_clock():

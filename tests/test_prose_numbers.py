@@ -118,3 +118,24 @@ def test_the_notebooks_approximate_figures_are_the_calibrations():
     assert quoted_as(str(mnist), statistics.mean(calibrated("multiclass_softmax")["test_accuracy"]))
     (loss,) = measured(r"which falls to about ([0-9.]+)\)", prose("overfitting_regularization"))
     assert quoted_as(str(loss), statistics.mean(calibrated("overfitting_regularization")["original_final_loss"]))
+
+
+TABLE_LABS = ("imdb_sentiment", "multiclass_softmax", "overfitting_regularization")  # the README's columns
+
+
+@pytest.mark.parametrize("row, limit", [("the notebook", "notebook"), ("all calls by the checks", "calls"),
+                                        ("the grader's training of the student's models", "training_cpu")])
+def test_the_readmes_cpu_budgets_are_the_graders(row, limit):
+    from autograder import timing
+
+    quoted = measured(rf"\| {re.escape(row)} \|[^|]*\| ([0-9]+) s \| ([0-9]+) s \| ([0-9]+) s \|", README)
+    assert quoted == tuple(round(getattr(timing.limits(lab), limit)) for lab in TABLE_LABS)
+
+
+def test_the_readmes_gradescope_timeouts_are_the_graders():
+    from autograder import gradescope
+
+    quoted = measured(r"at least ([0-9]+) minutes for `imdb_sentiment`, ([0-9]+) for `overfitting_regularization`, "
+                      r"([0-9]+) for `multiclass_softmax`", README)
+    labs = ("imdb_sentiment", "overfitting_regularization", "multiclass_softmax")
+    assert quoted == tuple(gradescope.minimum_timeout_minutes(lab) for lab in labs)
