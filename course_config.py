@@ -58,6 +58,11 @@ IMDB_ARCHIVE = "aclImdb_v1_labeled.tar.gz"
 # Inside the checkout (ignored by git) rather than in a home folder, so that the sandboxed
 # grading kernel, which runs as another user, can read it.
 CACHE_DIR = Path(os.environ.get("COURSE_CACHE_DIR", ROOT / "build" / "cache"))
+# The grader's own training results, one JSON file per distinct model, protocol and data
+# (autograder/training_cache.py). Only the grader reads and writes it: it must lie outside every
+# folder the sandboxed kernel sees (CACHE_DIR and DATA_DIR included), or it is not used. An empty
+# COURSE_TRAINING_CACHE_DIR switches it off; deleting the folder clears it.
+TRAINING_CACHE_DIR = os.environ.get("COURSE_TRAINING_CACHE_DIR", str(ROOT / "build" / "training_cache"))
 # "auto": Keras's own loader and cache first, then the archive; "keras" or "archive" force one.
 IMDB_SOURCE = os.environ.get("COURSE_IMDB_SOURCE", "auto")
 MNIST_SOURCE = os.environ.get("COURSE_MNIST_SOURCE", "auto")

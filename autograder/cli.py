@@ -105,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "calibrate-timing":
         from autograder.timing import write_timing
 
+        course_config.TRAINING_CACHE_DIR = ""  # measure the grader's training, never a cache hit
         print(write_timing(args.assignment).read_text())
         return 0
     from autograder.demo import run_demo

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import io
 import os
 import shutil
@@ -20,6 +21,12 @@ from autograder.kernel import KernelSession
 from labtools import imdb
 
 REPO = Path(__file__).resolve().parent.parent
+# The grader's training cache (autograder/training_cache.py): a folder of this test process's own,
+# empty at the start, so that no test sees an entry of an earlier run (a budget or a count of
+# training runs would be skipped). Subprocesses (workers, `course autograde`) inherit it.
+_TRAINING_CACHE = tempfile.mkdtemp(prefix="dl-course-training-cache-")
+os.environ["COURSE_TRAINING_CACHE_DIR"] = course_config.TRAINING_CACHE_DIR = _TRAINING_CACHE
+atexit.register(shutil.rmtree, _TRAINING_CACHE, ignore_errors=True)
 ASSIGNMENT = "imdb_sentiment"
 
 # (split, polarity, file name, text): enough to check ranking, ties, OOV and shuffling.

@@ -459,10 +459,52 @@ CASES = [
          fails=BUILD | {"test_grader_trained_test_accuracy", "test_build_model_with_objects"}, passes=DECODE | VECTORIZE),
     Case("hangs_only_when_the_grader_calls",
          lambda nb: [replace_in(grade_id, docstring, HANG_WHEN_GRADED + docstring)(nb) for grade_id, docstring in LOOPING],
-         says="ran past", fails=STRUCTURAL_CHECKS, checks_within=timing.limits(ASSIGNMENT).calls + 60),
+         says="ran past", fails=STRUCTURAL_CHECKS,
+         checks_within=timing.limits(ASSIGNMENT).calls * course_config.WALL_LIMIT_FACTOR + 60),
     Case("brute_forces_the_check_seed", replace_in("decode_review", DECODE_BODY, BRUTE_FORCE_THE_SEED + DECODE_BODY),
          passes=DECODE | VECTORIZE | BUILD),
 ]
+
+SEQUENTIAL_16_16_1 = """    model = keras.Sequential([
+        keras.Input(shape=(10000,)),
+        keras.layers.Dense(16, activation="relu"),
+        keras.layers.Dense(16, activation="relu"),
+        keras.layers.Dense(1, activation="sigmoid"),
+    ])
+"""
+FUNCTIONAL_16_16_1 = """    inputs = keras.Input(shape=(10000,))
+    x = keras.layers.Dense(16, activation="relu")(inputs)
+    x = keras.layers.Dense(16, activation="relu")(x)
+    outputs = keras.layers.Dense(1, activation="sigmoid")(x)
+    model = keras.Model(inputs=inputs, outputs=outputs, name="sentiment")
+"""
+ADDED_16_16_1 = """    model = keras.Sequential()
+    model.add(keras.Input(shape=(10000,)))
+    model.add(keras.layers.Dense(16, activation="relu"))
+    model.add(keras.layers.Dense(16, activation="relu"))
+    model.add(keras.layers.Dense(1, activation="sigmoid"))
+"""
+ACTIVATION_16_16_1 = """    model = keras.Sequential([
+        keras.Input(shape=(10000,)),
+        keras.layers.Dense(16),
+        keras.layers.Activation("relu"),
+        keras.layers.Dense(16),
+        keras.layers.Activation("relu"),
+        keras.layers.Dense(1),
+        keras.layers.Activation("sigmoid"),
+    ])
+"""
+VARIANT_LAYERS = """    model = keras.Sequential([keras.Input(shape=(10000,))])
+    for _ in range(hidden_layers):
+        model.add(keras.layers.Dense(units, activation=activation))
+    model.add(keras.layers.Dense(1, activation="sigmoid"))
+"""
+FUNCTIONAL_VARIANT = """    inputs = keras.Input(shape=(10000,))
+    x = inputs
+    for _ in range(hidden_layers):
+        x = keras.layers.Dense(units, activation=activation)(x)
+    model = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(x))
+"""
 
 # Honest ways to write the lab that Keras 3 accepts: each scores what the reference scores.
 HONEST = [
@@ -476,6 +518,11 @@ HONEST = [
                     '    model.compile(optimizer=optimizers.RMSprop(learning_rate=0.001), '
                     'loss=losses.binary_crossentropy, metrics=[metrics.binary_accuracy])')),
     Case("textbook_acc_metric", replace_in("build_model", 'metrics=["accuracy"])', 'metrics=["acc"])')),
+    # Issue 21: the same network in each form Keras 3 builds it (a functional model lists its InputLayer).
+    Case("functional_api", lambda nb: (replace_in("build_model", SEQUENTIAL_16_16_1, FUNCTIONAL_16_16_1)(nb),
+                                       replace_in("variants", VARIANT_LAYERS, FUNCTIONAL_VARIANT)(nb))),
+    Case("layers_added_one_by_one", replace_in("build_model", SEQUENTIAL_16_16_1, ADDED_16_16_1)),
+    Case("dense_then_activation_layers", replace_in("build_model", SEQUENTIAL_16_16_1, ACTIVATION_16_16_1)),
 ]
 
 
@@ -580,6 +627,19 @@ def test_honest_variations_score_like_the_reference(case, base_scores, tmp_path)
     expected = {name: score == points for name, (score, points) in base_scores["reference"].items()}
     assert {c.name: c.passed for c in report.checks} == expected, [(c.name, c.message) for c in report.checks]
     assert report.execution_status == "completed"
+
+
+SPLIT_CHECKS = {"test_split_holds_out_the_first_samples", "test_split_keeps_labels_aligned"}
+
+
+def test_a_split_from_the_end_loses_only_the_split_checks(base_scores, tmp_path):
+    """One mistake costs the checks about it. (On these 6 reviews both splits hold out every review;
+    tests/test_honest_forms.py shows on 10,300 that the history is judged on the student's split.)"""
+    case = Case("split_from_the_end", replace_in("split_validation", "return x[:n_val], x[n_val:], y[:n_val], y[n_val:]",
+                                                 "return x[-n_val:], x[:-n_val], y[-n_val:], y[:-n_val]"))
+    report, _ = grade_case(case, tmp_path)
+    expected = {name: score == points and name not in SPLIT_CHECKS for name, (score, points) in base_scores["reference"].items()}
+    assert {c.name: c.passed for c in report.checks} == expected, [(c.name, c.message) for c in report.checks]
 
 
 def test_same_submission_graded_twice_gets_the_same_result(limits, tmp_path):

@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 import course_config
-from autograder import wire
+from autograder import training_cache, wire
 LOSS_NAMES = {  # what each way of naming a loss means
     "binary_crossentropy": "binary_crossentropy", "mse": "mean_squared_error",
     "mean_squared_error": "mean_squared_error", "categorical_crossentropy": "categorical_crossentropy",
@@ -69,6 +69,10 @@ def require_model(value, produced_by: str, layer_types: tuple, input_shape: tupl
     names = ", ".join(sorted({t.__name__ for t in layer_types if t is not keras.layers.InputLayer}))
     foreign = [type(layer).__name__ for layer in model.layers if type(layer) not in layer_types]
     assert not foreign, f"{produced_by}: use Keras's {names} layers only, not {foreign}."
+    assert not any(isinstance(layer, keras.layers.Activation) for layer, _ in network(model)), (
+        f"{produced_by}: put each Activation layer right after a Dense layer without an activation "
+        "(Dense(16) then Activation(\"relu\") is Dense(16, activation=\"relu\")), or give the Dense its activation."
+    )
     return model
 
 
@@ -115,8 +119,12 @@ def assert_history_is_replayed(submission, history: wire.HistoryData, train: tup
     keras.utils.set_random_seed(seed)
     model = rebuild_model(history.model, "The history's model", input_shape)
     epochs = len(history.history["loss"])
-    replay = submission.fit(model, *train, validation_data=validation, epochs=epochs, batch_size=batch_size,
-                            verbose=0).history
+    replay = training_cache.cached_run(  # the replay depends on this module's code alone, not the lab's
+        "common", model, {"run": "history_replay", "epochs": epochs, "batch_size": batch_size, "seed": seed},
+        {"x_train": train[0], "y_train": train[1], "x_val": validation[0], "y_val": validation[1]},
+        lambda: plain_history(submission.fit(model, *train, validation_data=validation, epochs=epochs,
+                                             batch_size=batch_size, verbose=0)),
+        lambda r: training_cache.history_shape(r, epochs))
     far = []
     for key, values in history.history.items():
         limit = tolerance.get(key.removeprefix("val_"), tolerance["accuracy"] if "acc" in key else None)
@@ -169,8 +177,29 @@ def learning_rate(model) -> float:
     return float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
 
 
+def network(model: keras.Model) -> list[tuple[keras.layers.Layer, str]]:
+    """The layers the data passes through, in order, each with the activation it applies: the same
+    for every way Keras builds the network. The InputLayer a functional model lists is not one, and
+    an Activation layer right after a Dense without one is that Dense's activation."""
+    steps = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        if (isinstance(layer, keras.layers.Activation) and steps and isinstance(steps[-1][0], keras.layers.Dense)
+                and steps[-1][1] == "linear"):
+            steps[-1] = (steps[-1][0], activation_name(layer))
+        else:
+            steps.append((layer, activation_name(layer) if hasattr(layer, "activation") else ""))
+    return steps
+
+
 def dense_layers(model: keras.Model) -> list[keras.layers.Dense]:
-    return [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    return [layer for layer, _ in network(model) if isinstance(layer, keras.layers.Dense)]
+
+
+def dense_activations(model: keras.Model) -> list[str]:
+    """Each Dense layer's activation, or the Activation layer's that follows it."""
+    return [activation for layer, activation in network(model) if isinstance(layer, keras.layers.Dense)]
 
 
 def activation_name(layer: keras.layers.Layer) -> str:

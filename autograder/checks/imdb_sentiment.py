@@ -16,11 +16,14 @@ import numpy as np
 import pytest
 
 import course_config
+from autograder.checkrun import StudentCodeError
 from autograder.checks import check
-from autograder.checks.common import (activation_name, assert_history_comes_from_its_model, assert_history_is_replayed,
-                                      assert_test_accuracy, cached, deterministic_threads, dense_layers, learning_rate,
+from autograder.checks.common import (assert_history_comes_from_its_model, assert_history_is_replayed,
+                                      assert_test_accuracy, cached, deterministic_threads, dense_activations,
+                                      dense_layers, learning_rate,
                                       notebook_history, plain_history, probabilities, require_compiled, type_name)
 from autograder.checks.common import require_model as require_any_model
+from autograder import training_cache
 from autograder.grader_data import load_imdb_data, multi_hot
 
 DATA = "imdb"  # what the lab reads (grader_data.DATASETS)
@@ -68,7 +71,7 @@ VARIANT_CALL_TIMEOUT_S = 60
 PROTOCOL |= {"variant_table": [VARIANT_TABLE_TRAIN, VARIANT_TABLE_VAL, VARIANT_TABLE_EPOCHS, VARIANT_TABLE_BATCH,
                                VARIANT_TABLE_CALLS]}
 
-LAYER_TYPES = (keras.layers.InputLayer, keras.layers.Dense)
+LAYER_TYPES = (keras.layers.InputLayer, keras.layers.Dense, keras.layers.Activation)
 # Sample submissions (autograder/samples.py): the solution cells each fills, and text replaced in them.
 SAMPLES = {
     "partial": {
@@ -104,10 +107,18 @@ def train_and_evaluate(submission, lab_data, seed: int) -> dict:
     returned = submission.function("build_model")()
     keras.utils.set_random_seed(seed)  # the rebuilt model's weights come from the grader's seed
     model = require_model(returned, "build_model()")
-    history = submission.fit(
-        model, lab_data.x_train, lab_data.y_train, epochs=RETRAIN_EPOCHS, batch_size=BATCH_SIZE, verbose=0,
-    )
-    return {"history": plain_history(history), "test_accuracy": accuracy_of(model, lab_data)}
+
+    def train() -> dict:
+        history = submission.fit(
+            model, lab_data.x_train, lab_data.y_train, epochs=RETRAIN_EPOCHS, batch_size=BATCH_SIZE, verbose=0,
+        )
+        return {"history": plain_history(history), "test_accuracy": accuracy_of(model, lab_data)}
+
+    data = {"x_train": lab_data.x_train, "y_train": lab_data.y_train, "x_test": lab_data.x_test, "y_test": lab_data.y_test}
+    return training_cache.cached_run(
+        "imdb_sentiment", model, {"run": "train_and_evaluate", "epochs": RETRAIN_EPOCHS, "batch_size": BATCH_SIZE,
+                                  "seed": seed}, data, train,
+        lambda r: training_cache.run_shape(r, ("test_accuracy",), histories={"history": RETRAIN_EPOCHS}))
 
 
 def calibration_run(reference, lab_data, seed: int) -> dict[str, float]:
@@ -147,7 +158,7 @@ def assert_architecture(model, hidden_layers: int, units: int, activation: str, 
     assert all(len(layer.input.shape) == 2 for layer in layers[:1]) and layers[0].input.shape[-1] == NUM_WORDS, (
         f"{produced_by}: the first layer should take {NUM_WORDS} inputs (keras.Input(shape=({NUM_WORDS},)))."
     )
-    activations = [activation_name(layer) for layer in layers]
+    activations = dense_activations(model)
     expected_activations = [activation] * hidden_layers + ["sigmoid"]
     assert activations == expected_activations, (
         f"{produced_by}: activations are {activations}; expected {expected_activations}."
@@ -316,11 +327,34 @@ def test_notebook_history_has_every_epoch(submission, lab_data):
         f"The history holds {sorted(lengths)} values per metric; train for {EPOCHS_IN_NOTEBOOK} epochs."
     )
     assert all(math.isfinite(v) for values in series.values() for v in values), "The history contains NaN or infinite values."
-    assert_history_comes_from_its_model(history, lab_data.x_train[:N_VAL], lab_data.y_train[:N_VAL], accuracy,
-                                        input_shape=(NUM_WORDS,), layer_types=LAYER_TYPES)
-    assert_history_is_replayed(submission, history, (lab_data.x_train[N_VAL:], lab_data.y_train[N_VAL:]),
-                               (lab_data.x_train[:N_VAL], lab_data.y_train[:N_VAL]), BATCH_SIZE, (NUM_WORDS,),
-                               course_config.CHECK_SEED, HISTORY_TOLERANCE)
+    held_out, trained = notebook_split(submission, len(lab_data.x_train))
+    x_val, y_val = lab_data.x_train[held_out], lab_data.y_train[held_out]
+    assert_history_comes_from_its_model(history, x_val, y_val, accuracy, input_shape=(NUM_WORDS,),
+                                        layer_types=LAYER_TYPES)
+    assert_history_is_replayed(submission, history, (lab_data.x_train[trained], lab_data.y_train[trained]),
+                               (x_val, y_val), BATCH_SIZE, (NUM_WORDS,), course_config.CHECK_SEED, HISTORY_TOLERANCE)
+
+
+def notebook_split(submission, rows: int) -> tuple[slice | np.ndarray, slice | np.ndarray]:
+    """The rows the notebook held out and trained on. Its locked cell splits with the student's own
+    `split_validation(x_train, y_train)`: called here on row numbers, that names the rows, when it
+    returns a partition of them with the labels split alike; else the lab's split (the first N_VAL).
+    So a wrong split costs the split checks, and the history is judged on the data it came from."""
+    numbers = np.arange(rows)
+    try:
+        x_val, x_rest, y_val, y_rest = four_arrays(submission.function("split_validation")(numbers[:, None], numbers))
+    except (AssertionError, StudentCodeError):
+        return slice(0, N_VAL), slice(N_VAL, None)
+    aligned = all(x.shape[1:] == (1,) and np.array_equal(x[:, 0], y) for x, y in ((x_val, y_val), (x_rest, y_rest)))
+    if not aligned or not np.array_equal(np.sort(np.concatenate([y_val, y_rest])), numbers):
+        return slice(0, N_VAL), slice(N_VAL, None)
+    return as_slice(y_val.astype(np.int64)), as_slice(y_rest.astype(np.int64))
+
+
+def as_slice(rows: np.ndarray) -> slice | np.ndarray:
+    """Consecutive rows as a slice: a view of the data, not a copy."""
+    start = int(rows[0]) if len(rows) else 0
+    return slice(start, start + len(rows)) if np.array_equal(rows, np.arange(start, start + len(rows))) else rows
 
 
 @check(points=1, cell="test_history")

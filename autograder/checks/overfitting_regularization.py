@@ -21,17 +21,17 @@ import tensorflow as tf
 from sklearn.datasets import make_moons
 
 import course_config
-from autograder import wire
+from autograder import training_cache, wire
 from autograder.checks import check
-from autograder.checks.common import (activation_name, cached, deterministic_threads, dense_layers, learning_rate,
-                                      probabilities, require_compiled)
+from autograder.checks.common import (cached, deterministic_threads, dense_activations, dense_layers, learning_rate,
+                                      network, probabilities, require_compiled)
 from autograder.checks.common import require_model as require_any_model
 from autograder.checks.figures import figure_axes, has_fill, has_legend, labelled_lines, scattered_points
 from autograder.grader_data import load_imdb_data
 
 NUM_WORDS = course_config.IMDB_NUM_WORDS
-IMDB_LAYERS = (keras.layers.InputLayer, keras.layers.Dense)
-DROPOUT_LAYERS = (keras.layers.InputLayer, keras.layers.Dense, keras.layers.Dropout)
+IMDB_LAYERS = (keras.layers.InputLayer, keras.layers.Dense, keras.layers.Activation)
+DROPOUT_LAYERS = (*IMDB_LAYERS, keras.layers.Dropout)
 DATA = "imdb"  # what the lab reads (grader_data.DATASETS)
 PROTOCOL = {"imdb_train_reviews": 10_000, "imdb_val_reviews": 5_000, "imdb_epochs": 20, "imdb_batch_size": 512,
             "imdb_test_reviews": 25_000, "moons_samples": 200, "moons_val_samples": 2_000, "moons_noise": 0.4,
@@ -93,19 +93,31 @@ def overfitting_run(build, fit, lab_data, seed: int, produced_by: str, layer_typ
     keras.utils.set_random_seed(seed)  # the rebuilt model's weights come from the grader's seed
     model = require_model(returned, produced_by, layer_types)
     n_val, n_train = PROTOCOL["imdb_val_reviews"], PROTOCOL["imdb_train_reviews"]
-    history = fit(
-        model, lab_data.x_train[n_val:n_val + n_train], lab_data.y_train[n_val:n_val + n_train],
-        validation_data=(lab_data.x_train[:n_val], lab_data.y_train[:n_val]),
-        epochs=PROTOCOL["imdb_epochs"], batch_size=PROTOCOL["imdb_batch_size"], verbose=0,
-    )
-    val_loss = [float(v) for v in history.history["val_loss"]]
+
+    def train() -> dict:
+        history = fit(
+            model, lab_data.x_train[n_val:n_val + n_train], lab_data.y_train[n_val:n_val + n_train],
+            validation_data=(lab_data.x_train[:n_val], lab_data.y_train[:n_val]),
+            epochs=PROTOCOL["imdb_epochs"], batch_size=PROTOCOL["imdb_batch_size"], verbose=0,
+        )
+        n_test = PROTOCOL["imdb_test_reviews"]
+        test = model.evaluate(lab_data.x_test[:n_test], lab_data.y_test[:n_test], batch_size=2048, verbose=0,
+                              return_dict=True)
+        return {"loss": [float(v) for v in history.history["loss"]],
+                "val_loss": [float(v) for v in history.history["val_loss"]],
+                "test_accuracy": float(test.get("accuracy", math.nan))}
+
+    data = {"x_train": lab_data.x_train, "y_train": lab_data.y_train, "x_test": lab_data.x_test, "y_test": lab_data.y_test}
+    epochs = PROTOCOL["imdb_epochs"]
+    run = training_cache.cached_run(
+        "overfitting_regularization", model, {"run": "overfitting_run", "protocol": PROTOCOL, "seed": seed}, data, train,
+        lambda r: training_cache.run_shape(r, ("test_accuracy",), series={"loss": epochs, "val_loss": epochs}))
+    val_loss = run["val_loss"]
     assert all(math.isfinite(v) for v in val_loss), f"{produced_by}: the validation loss became NaN or infinite."
-    final_loss = float(history.history["loss"][-1])
-    n_test = PROTOCOL["imdb_test_reviews"]
-    test = model.evaluate(lab_data.x_test[:n_test], lab_data.y_test[:n_test], batch_size=2048, verbose=0, return_dict=True)
+    final_loss = run["loss"][-1]
     return {"gap": val_loss[-1] - min(val_loss), "best_epoch": int(np.argmin(val_loss)) + 1,
             "final_val_loss": val_loss[-1], "final_loss": final_loss, "generalization_gap": val_loss[-1] - final_loss,
-            "test_accuracy": float(test.get("accuracy", math.nan))}
+            "test_accuracy": run["test_accuracy"]}
 
 
 def moons_data(seed: int, samples: int):
@@ -123,10 +135,19 @@ def moons_run(moons_model, fit, seed: int, hidden_units: int, **options) -> dict
     keras.utils.set_random_seed(seed)
     model = require_model(returned, produced_by, DROPOUT_LAYERS, inputs=2)
     model.steps_per_execution = PROTOCOL["moons_steps_per_execution"]  # the same steps, one call per 500
-    fit(model, tf.data.Dataset.from_tensors((X, y)).repeat(), epochs=1, steps_per_epoch=PROTOCOL["moons_steps"], verbose=0)
-    train, val = (float(np.mean((probabilities(model, x, 1)[:, 0] > 0.5) == (labels > 0.5)))
-                  for x, labels in ((X, y), (X_val, y_val)))
-    return {"train_accuracy": train, "val_accuracy": val, "gap": train - val}
+
+    def train() -> dict:
+        fit(model, tf.data.Dataset.from_tensors((X, y)).repeat(), epochs=1, steps_per_epoch=PROTOCOL["moons_steps"],
+            verbose=0)
+        train, val = (float(np.mean((probabilities(model, x, 1)[:, 0] > 0.5) == (labels > 0.5)))
+                      for x, labels in ((X, y), (X_val, y_val)))
+        return {"train_accuracy": train, "val_accuracy": val}
+
+    run = training_cache.cached_run(
+        "overfitting_regularization", model, {"run": "moons_run", "protocol": PROTOCOL, "seed": seed},
+        {"X": X, "y": y, "X_val": X_val, "y_val": y_val}, train,
+        lambda r: training_cache.run_shape(r, ("train_accuracy", "val_accuracy")))
+    return {**run, "gap": run["train_accuracy"] - run["val_accuracy"]}
 
 
 MOONS_MODELS = {"plain": {}, "l1": {"l1": 0.001}, "dropout": {"dropout": 0.25}}  # 50 hidden units each
@@ -221,7 +242,7 @@ def sized_architecture(model, units: int, produced_by: str) -> None:
     assert layers[0].input.shape[-1] == NUM_WORDS, (
         f"{produced_by}: the first layer should take {NUM_WORDS} inputs (keras.Input(shape=({NUM_WORDS},)))."
     )
-    activations = [activation_name(layer) for layer in layers]
+    activations = dense_activations(model)
     assert activations == ["relu", "relu", "sigmoid"], f"{produced_by}: activations are {activations}; expected relu, relu, sigmoid."
 
 
@@ -337,7 +358,7 @@ def test_dropout_model_layers(submission):
         if rate == 0.5:
             require_compiled(model, produced_by, "binary_crossentropy", keras.optimizers.RMSprop)
         kinds = [(type(layer).__name__, getattr(layer, "units", None) or float(getattr(layer, "rate", 0)))
-                 for layer in model.layers]
+                 for layer, _ in network(model)]
         expected = [("Dense", 16), ("Dropout", rate), ("Dense", 16), ("Dropout", rate), ("Dense", 1)]
         assert kinds == expected, f"{produced_by}: the layers are {kinds}; expected {expected}."
 
@@ -429,10 +450,10 @@ def test_moons_model_architecture(submission):
     """moons_model(h): 2 inputs → Dense(h, tanh) → Dense(1, sigmoid), SGD(1.0), binary cross-entropy."""
     for units in (1, 50):
         produced_by, model = moons_layers(submission, units)
-        got = [(type(layer).__name__, getattr(layer, "units", None), activation_name(layer)) for layer in model.layers]
+        got = [(type(layer).__name__, getattr(layer, "units", None), activation) for layer, activation in network(model)]
         expected = [("Dense", units, "tanh"), ("Dense", 1, "sigmoid")]
         assert got == expected, f"{produced_by}: layers are {got}; expected {expected}."
-        assert model.layers[0].kernel_regularizer is None, f"{produced_by}: no penalty unless l1 is given."
+        assert dense_layers(model)[0].kernel_regularizer is None, f"{produced_by}: no penalty unless l1 is given."
 
 
 @check(points=2, cell="test_moons")
@@ -468,13 +489,13 @@ def test_regularized_moons_model_architecture(submission):
     """moons_model(50, l1=0.001) penalizes the hidden layer with L1(0.001); moons_model(50, dropout=0.25)
     puts Dropout(0.25) between the hidden layer and the output."""
     produced_by, model = moons_layers(submission, 50, l1=0.001)
-    regularizer = model.layers[0].kernel_regularizer
+    regularizer = dense_layers(model)[0].kernel_regularizer
     assert type(regularizer) is keras.regularizers.L1 and math.isclose(float(regularizer.l1), 0.001, rel_tol=1e-6), (
         f"{produced_by}: the hidden layer's penalty is {regularizer!r}; expected keras.regularizers.L1(0.001)."
     )
     produced_by, model = moons_layers(submission, 50, dropout=0.25)
     got = [(type(layer).__name__, getattr(layer, "units", None) or float(getattr(layer, "rate", 0)))
-           for layer in model.layers]
+           for layer, _ in network(model)]
     expected = [("Dense", 50), ("Dropout", 0.25), ("Dense", 1)]
     assert got == expected, f"{produced_by}: the layers are {got}; expected {expected}."
 
