@@ -49,7 +49,9 @@ def run_oversubscribed(assignment: str) -> list[dict]:
             figures.append({"score": report["score"], "max_score": report["max_score"], "exit_status": exit_status,
                             "notebook_cpu_s": report["extra_data"]["cpu_seconds"],
                             "notebook_wall_s": report["execution_time"], "grading_wall_s": round(wall, 1),
-                            "stopped_by": report["extra_data"]["stopped_by"]})
+                            "stopped_by": report["extra_data"]["stopped_by"],
+                            "failed": {test["number"]: test["output"] for test in report["tests"]
+                                       if test["score"] < test["max_score"]}})
         return figures
 
 

@@ -16,6 +16,17 @@ points: complete with the metric mistake, the variants left undone, a syntax err
    side and with as many threads each as the course's workers: the cost of running the notebooks
    at all, against which the grader's overhead is measured.
 
+4. **course, repeated**: the course's batch grader on the same batch again. The grader's own
+   training runs (autograder/training_cache.py) use a cache of the benchmark's own, emptied before
+   step 1, so step 1 shows a batch in which several submissions share a model (the references and
+   `variants_undone` build the same network) and step 4 the same batch graded again: the grader's
+   seconds per submission, first and repeated. `--cache-only` runs steps 1 and 4 alone, and
+   `--only NAME,...` grades part of the batch (a small run: `--cache-only --only
+   reference_seed1,reference_seed2`).
+5. **busy machine**: the reference graded by two graders at once beside two busy loops per core
+   (4× oversubscription, `bench/busy_machine.py`): its score and CPU and wall seconds, which must
+   be the full marks it gets on a quiet machine.
+
 The sample `partial` is left out: it leaves the retraining cell undone, so the visible line
 `print(results[1])` in the accuracy test cell fails, and stock nbgrader gives that cell no points
 while the course's grader trains `build_model()` itself and gives them.
@@ -54,6 +65,7 @@ NOTEBOOK = f"{ASSIGNMENT}.ipynb"
 SAMPLE_INTERVAL_S = 0.2
 STOCK_DEFAULT_CELL_TIMEOUT_S = 30  # nbgrader's Execute.timeout
 IN_KERNEL_TESTS = """### BEGIN HIDDEN TESTS
+from bench import busy_machine
 from bench.in_kernel import cell_points
 cell_points({assignment!r}, {cell!r}, globals())
 ### END HIDDEN TESTS"""
@@ -221,7 +233,9 @@ def run_stock(batch: dict, root: Path, cell_timeout: int) -> dict:
     nbformat.write(stock_source(), root / "source" / ASSIGNMENT / NOTEBOOK)
     # The in-kernel tests import the course's code; TensorFlow's C++ log lines on stderr would
     # zero a test cell (nbgrader gives no points to a cell that wrote to stderr).
-    env = {**os.environ, "PYTHONPATH": str(course_config.ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    # No training cache: stock nbgrader trains every model again (and its kernel is not sandboxed).
+    env = {**os.environ, "PYTHONPATH": str(course_config.ROOT), "TF_CPP_MIN_LOG_LEVEL": "2",
+           "COURSE_TRAINING_CACHE_DIR": ""}
 
     def nbgrader(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=root, env=env,
@@ -269,6 +283,27 @@ def run_course(batch: dict, root: Path) -> dict:
     for r in results:
         figures["submissions"][r.student]["grader_cpu_seconds"] = round(r.grader_cpu_seconds or 0, 1)
     return figures
+
+
+def cache_figures(first: dict, repeated: dict) -> dict:
+    """Each submission's grader seconds (CPU of its worker, and wall) with the training cache cold
+    (first) and warm (repeated)."""
+    rows = {name: {"grader_cpu_seconds": [first["submissions"][name]["grader_cpu_seconds"],
+                                          repeated["submissions"][name]["grader_cpu_seconds"]],
+                   "seconds": [first["submissions"][name]["seconds"], repeated["submissions"][name]["seconds"]],
+                   "same_score": first["submissions"][name]["score"] == repeated["submissions"][name]["score"]}
+            for name in first["submissions"]}
+    cpu = [row["grader_cpu_seconds"] for row in rows.values()]
+    return {"submissions": rows, "mean_grader_cpu_seconds": [round(sum(c[i] for c in cpu) / len(cpu), 1) for i in (0, 1)]}
+
+
+def cache_report(figures: dict) -> list[str]:
+    cache = figures["training_cache"]
+    rows = ", ".join(f"{name} {row['grader_cpu_seconds'][0]} → {row['grader_cpu_seconds'][1]}"
+                     for name, row in cache["submissions"].items())
+    first, repeated = cache["mean_grader_cpu_seconds"]
+    return [f"training cache: the grader's CPU seconds per submission, first (cache emptied) → repeated: {rows}; "
+            f"mean {first} → {repeated}; same scores: {all(r['same_score'] for r in cache['submissions'].values())}"]
 
 
 # --- bare execution ------------------------------------------------------------------------------
@@ -333,6 +368,8 @@ def report(figures: dict) -> str:
         f"peak memory of one submission: stock {stock['peak_memory_gib_max']} GiB, course "
         f"{course['peak_memory_gib_max']} GiB (target ≤ 2.5 GB = 2.33 GiB), bare {bare['peak_memory_gib_max']} GiB",
         f"grades identical: {figures['grades_identical']}",
+        *cache_report(figures),
+        *([busy_machine.line(figures["oversubscribed"])] if "oversubscribed" in figures else []),
     ]
     return "\n".join(lines)
 
@@ -349,6 +386,9 @@ def main(argv: list[str] | None = None) -> int:
                              f"nbgrader's default: {STOCK_DEFAULT_CELL_TIMEOUT_S})")
     parser.add_argument("--root", type=Path, default=course_config.ROOT / "build" / "bench")
     parser.add_argument("--out", type=Path, default=course_config.ROOT / "build" / "bench" / "results.json")
+    parser.add_argument("--cache-only", action="store_true",
+                        help="only the course's grader, twice: the training cache's effect")
+    parser.add_argument("--only", default="", help="grade only these submissions (comma-separated names)")
     args = parser.parse_args(argv)
 
     problem = grader_data.prepare(ASSIGNMENT)  # the data caches all three runs read
@@ -356,17 +396,34 @@ def main(argv: list[str] | None = None) -> int:
         print(problem)
         return 1
     batch = submissions(args.references)
+    if args.only:
+        batch = {name: batch[name] for name in args.only.split(",")}
+    # The grader's training cache: the benchmark's own, empty at the start (its workers inherit it).
+    cache = args.root.resolve() / "training_cache"
+    shutil.rmtree(cache, ignore_errors=True)
+    os.environ["COURSE_TRAINING_CACHE_DIR"] = course_config.TRAINING_CACHE_DIR = str(cache)
     workers = choose_workers(course_config.BATCH_WORKERS, len(batch))
     threads = max(1, (os.cpu_count() or 1) // workers)
     print(f"{len(batch)} submissions of {ASSIGNMENT}; {os.cpu_count()} cores, "
           f"{psutil.virtual_memory().total / 2**30:.0f} GiB memory")
     figures = {"machine": {"cores": os.cpu_count(), "memory_gib": round(psutil.virtual_memory().total / 2**30, 1)}}
-    print("\n1/3 course batch grader")
+    print("\n1/5 course batch grader (training cache empty)")
     figures["course"] = run_course(batch, args.root / "course")
-    print("\n2/3 bare execution")
+    if args.cache_only:
+        print("\n2/2 course batch grader again (training cache warm)")
+        figures["training_cache"] = cache_figures(figures["course"], run_course(batch, args.root / "course_repeated"))
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(figures, indent=2) + "\n")
+        print("\n" + "\n".join(cache_report(figures)) + f"\n\nFigures: {args.out}")
+        return 0
+    print("\n2/5 bare execution")
     figures["bare"] = run_bare(batch, args.root / "bare", workers, threads)
-    print("\n3/3 stock nbgrader autograde")
+    print("\n3/5 stock nbgrader autograde")
     figures["stock"] = run_stock(batch, args.root / "stock", args.stock_cell_timeout)
+    print("\n4/5 course batch grader again (training cache warm)")
+    figures["training_cache"] = cache_figures(figures["course"], run_course(batch, args.root / "course_repeated"))
+    print("\n5/5 the reference under 4× oversubscription (bench/busy_machine.py)")
+    figures["oversubscribed"] = busy_machine.run_oversubscribed(ASSIGNMENT)
     figures["ratios"] = {
         "stock_over_course": round(figures["stock"]["total_seconds"] / figures["course"]["total_seconds"], 2),
         "course_over_bare": round(figures["course"]["total_seconds"] / figures["bare"]["total_seconds"], 2),

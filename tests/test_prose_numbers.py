@@ -135,7 +135,7 @@ def test_the_readmes_cpu_budgets_are_the_graders(row, limit):
 def test_the_readmes_gradescope_timeouts_are_the_graders():
     from autograder import gradescope
 
-    quoted = measured(r"at least ([0-9]+) minutes for `imdb_sentiment`, ([0-9]+) for `overfitting_regularization`, "
-                      r"([0-9]+) for `multiclass_softmax`", README)
+    quoted = measured(r"at least\s+([0-9]+) minutes for `imdb_sentiment`,\s+([0-9]+) for\s+`overfitting_regularization`,"
+                      r"\s+([0-9]+) for\s+`multiclass_softmax`", README)
     labs = ("imdb_sentiment", "overfitting_regularization", "multiclass_softmax")
     assert quoted == tuple(gradescope.minimum_timeout_minutes(lab) for lab in labs)

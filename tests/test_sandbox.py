@@ -93,8 +93,9 @@ def test_a_giant_message_is_refused_before_the_grader_holds_it():
 
 
 @needs_sandbox
-def test_cpu_is_limited_to_one_workers_share(monkeypatch):
-    monkeypatch.setattr(course_config, "NUM_THREADS", 1)
+def test_cpu_is_limited_to_the_kernels_quota(monkeypatch):
+    """Three busy processes against a fifth of a core: throttled however busy the machine is."""
+    monkeypatch.setattr(course_config, "KERNEL_CPUS", 0.2)
     spin = ("import multiprocessing, time\n"
             "def spin():\n    end = time.time() + 3\n    while time.time() < end: pass\n"
             "workers = [multiprocessing.Process(target=spin) for _ in range(3)]\n"
