@@ -67,6 +67,8 @@ def _visible_to_kernel(path: Path) -> bool:
     except Exception:  # the sandbox's mounts could not be listed: the folders it is known to show
         shown = [Path(p).resolve() for p in ("/usr", "/etc", sys.prefix, sys.base_prefix, course_config.DATA_DIR,
                                              course_config.CACHE_DIR, course_config.ROOT / "labtools")]
+    # The data folders are mounted once they exist, which may be after this look.
+    shown += [Path(course_config.DATA_DIR).resolve(), Path(course_config.CACHE_DIR).resolve()]
     exposed = [p for p in shown if path.is_relative_to(p) or p.is_relative_to(path)]
     if exposed and path not in _warned:
         _warned.add(path)

@@ -153,6 +153,10 @@ def test_the_cache_lies_where_the_kernel_cannot_see_it(tmp_path, monkeypatch):
     monkeypatch.setattr(course_config, "CACHE_DIR", tmp_path)
     monkeypatch.setattr(course_config, "TRAINING_CACHE_DIR", str(tmp_path / "training"))
     assert training_cache.folder() is None
+    # ... even before that folder exists (the sandbox mounts it once the data are prepared).
+    monkeypatch.setattr(course_config, "CACHE_DIR", tmp_path / "not yet")
+    monkeypatch.setattr(course_config, "TRAINING_CACHE_DIR", str(tmp_path / "not yet" / "training"))
+    assert training_cache.folder() is None
     monkeypatch.setattr(course_config, "TRAINING_CACHE_DIR", "")
     assert training_cache.folder() is None
 
@@ -234,6 +238,7 @@ def test_a_sandboxed_kernel_cannot_see_the_cache():
         folder.mkdir(parents=True, exist_ok=True)
         training_cache.write_entry(folder / "lab" / "k.json", "k", {"test_accuracy": 0.9})
     assert all(training_cache.folder() is not None and (f / "lab" / "k.json").exists() for f in folders)
+    course_config.CACHE_DIR.mkdir(parents=True, exist_ok=True)  # mounted where it exists (a fresh clone has none yet)
     with kernel_serving(LOOK) as submission:
         seen = submission.function("look")([str(f) for f in folders] + [str(course_config.CACHE_DIR)])
     assert seen == {**{str(f): False for f in folders}, str(course_config.CACHE_DIR): True}
