@@ -68,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     gradescope.add_argument("--out", type=Path, required=True)
     gradescope.add_argument("--timeout-minutes", type=int, default=40,
                             help="the assignment's timeout in Gradescope's settings (at most 40)")
+    gradescope.add_argument("--cpus", type=float, default=0.5,
+                            help="the CPUs in Gradescope's autograder settings (its default: 0.5)")
 
     calibrate = commands.add_parser("calibrate", help="train the reference over many seeds")
     calibrate.add_argument("--assignment", required=True, choices=course_config.ASSIGNMENTS)
@@ -92,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         from autograder.gradescope import build_autograder_zip
 
         try:
-            print(build_autograder_zip(args.assignment, args.out, args.timeout_minutes))
+            print(build_autograder_zip(args.assignment, args.out, args.timeout_minutes, args.cpus))
         except (ValueError, FileNotFoundError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 1

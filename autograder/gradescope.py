@@ -49,12 +49,6 @@ STARTUP_S = 60
 # asking it to stop, the fallback results.json takes 0.1 s, and Gradescope's own start and upload,
 # which we cannot see, get the rest.
 END_MARGIN_S = 60
-# Checks may take CHECK_FACTOR × the reference's calibrated check time (the grader's own training
-# runs, slowed like the notebook) plus CHECK_EXTRA_S: each graded function that hangs costs its
-# call limit once (IMDB: 6 × 10 s + run_variant_experiments' 60 s) and a fresh kernel, when the
-# notebook's died, starts and defines its cells (under 40 s): 160 s, rounded up.
-CHECK_FACTOR = 2.0
-CHECK_EXTRA_S = 180
 # The grader's own process next to the kernel, which the kernel's limit must leave room for: peak
 # RSS 2.35 GB in both runs (1.5 GB anonymous; the rest TensorFlow's libraries and the lab's
 # memory-mapped arrays). The kernel's tree peaked at 1.95 GB RSS (1.62 GB in its cgroup).
@@ -63,11 +57,13 @@ GRADER_MEMORY_GB = 2.5
 MIN_KERNEL_MEMORY_GB = 1.0
 
 
-def build_autograder_zip(assignment: str, out: Path, timeout_minutes: int = DEFAULT_TIMEOUT_MINUTES) -> Path:
+def build_autograder_zip(assignment: str, out: Path, timeout_minutes: int = DEFAULT_TIMEOUT_MINUTES,
+                         cpus: float = DEFAULT_CPUS) -> Path:
     """The zip for one lab; refuses a timeout the lab's calibrated limits do not fit in."""
-    needed = minimum_timeout_minutes(assignment)
+    needed = minimum_timeout_minutes(assignment, cpus)
     if timeout_minutes < needed:
-        raise ValueError(f"{assignment} needs a Gradescope timeout of at least {needed} minutes, not {timeout_minutes}")
+        raise ValueError(f"{assignment} needs a Gradescope timeout of at least {needed} minutes at {cpus:g} CPU, "
+                         f"not {timeout_minutes}" + (" (give it 1 CPU)" if cpus < 1 else ""))
     data = lab_data_files(assignment)
     out.parent.mkdir(parents=True, exist_ok=True)
     fill = {"{assignment}": assignment, "{notebook}": f"{assignment}.ipynb", "{timeout_minutes}": str(timeout_minutes),
@@ -106,11 +102,10 @@ def lab_data_files(assignment: str) -> list[Path]:
 
 
 def check_budget_s(assignment: str) -> float:
-    """CPU seconds the checks may take: the reference's calls and the grader's training of its models."""
-    path = timing.timing_path(assignment)
-    measured = json.loads(path.read_text()) if path.is_file() else {}
-    reference = measured.get("calls_cpu_seconds", 0.0) + measured.get("training_cpu_seconds", 0.0)
-    return CHECK_FACTOR * reference + CHECK_EXTRA_S
+    """CPU seconds the checks may take: the grader's own budgets for the calls of the student's code
+    and for its training of the student's models (timing.py)."""
+    limits = timing.limits(assignment)
+    return limits.calls + limits.training_cpu
 
 
 def slowdown_of(cpu_quota: float | None) -> float:

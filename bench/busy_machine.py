@@ -10,6 +10,7 @@ limits count the kernel's CPU time (autograder/kernel.py), and its wall-clock ti
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -25,13 +26,23 @@ GRADERS = 2
 HOGS_PER_CORE = 2
 
 
+@contextlib.contextmanager
+def cpu_hogs(per_core: int = HOGS_PER_CORE):
+    """Busy loops, `per_core` for each core, for as long as the block runs."""
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(per_core * (os.cpu_count() or 1))]
+    try:
+        yield hogs
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+
+
 def run_oversubscribed(assignment: str) -> list[dict]:
     """Grade the reference GRADERS times at once beside the busy loops; each run's figures."""
     with tempfile.TemporaryDirectory(prefix="bench-busy-") as folder:
         notebook = write_samples(assignment, Path(folder), kinds=["reference"])["reference"]
-        hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
-                for _ in range(HOGS_PER_CORE * (os.cpu_count() or 1))]
-        try:
+        with cpu_hogs():
             started = time.monotonic()
             results = [Path(folder) / f"results-{n}.json" for n in range(GRADERS)]
             graders = [subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(notebook), "--assignment",
@@ -39,10 +50,6 @@ def run_oversubscribed(assignment: str) -> list[dict]:
                                         cwd=course_config.ROOT) for out in results]
             exits = [grader.wait() for grader in graders]
             wall = time.monotonic() - started
-        finally:
-            for hog in hogs:
-                hog.kill()
-                hog.wait()
         figures = []
         for out, exit_status in zip(results, exits):
             report = json.loads(out.read_text())

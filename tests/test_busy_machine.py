@@ -4,32 +4,17 @@ point. The multiclass lab on the real data (its reference runs in about a minute
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-import subprocess
-import sys
-
 import pytest
 
 import course_config
 from autograder import sandbox
 from autograder.grade import grade_file
 from autograder.samples import write_samples
+from bench.busy_machine import cpu_hogs
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not sandbox.is_on("cgroup limits"),
                                                    reason="CPU time is counted by the kernel's cgroup (root)")]
 ASSIGNMENT = "multiclass_softmax"
-HOGS_PER_CORE = 2
-
-
-@pytest.fixture
-def cpu_hogs():
-    """Two busy loops per core, for as long as the test runs."""
-    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(HOGS_PER_CORE * os.cpu_count())]
-    yield hogs
-    for hog in hogs:
-        hog.kill()
-        hog.wait()
 
 
 def grade_reference(folder):
@@ -44,9 +29,10 @@ def assert_full_marks(report) -> None:
     assert report.cpu_seconds > 0 and report.execution_seconds > 0
 
 
-def test_reference_keeps_full_marks_beside_cpu_hogs(cpu_hogs, tmp_path):
-    assert multiprocessing.cpu_count() * HOGS_PER_CORE == len(cpu_hogs)
-    assert_full_marks(grade_reference(tmp_path))
+def test_reference_keeps_full_marks_beside_cpu_hogs(tmp_path):
+    with cpu_hogs(per_core=2):
+        report = grade_reference(tmp_path)
+    assert_full_marks(report)
 
 
 def test_reference_keeps_full_marks_on_half_a_core(monkeypatch, tmp_path):

@@ -151,6 +151,10 @@ def test_setup_hides_the_grader_from_the_sandbox_user_but_not_what_the_kernel_ne
 @pytest.mark.parametrize("cpu_quota", [None, 1.0, 0.5])
 def test_limits_fit_the_timeout(assignment, cpu_quota, monkeypatch):
     timeout_s = gradescope.DEFAULT_TIMEOUT_MINUTES * 60
+    if gradescope.minimum_timeout_minutes(assignment, cpu_quota or 1.0) > gradescope.DEFAULT_TIMEOUT_MINUTES:
+        # The README says so: the overfitting lab's budgets need 1 CPU on Gradescope (42 minutes at 0.5).
+        assert (assignment, cpu_quota) == ("overfitting_regularization", 0.5)
+        return
     limits = gradescope.run_limits(assignment, timeout_s, 6.0, cpu_quota, 1)
     slowdown = 1 / cpu_quota if cpu_quota else 1.0
     # The notebook's limit in that run (CPU s), from the lab's calibrated times as the grader reads them.
@@ -161,7 +165,7 @@ def test_limits_fit_the_timeout(assignment, cpu_quota, monkeypatch):
     # The reference's calibrated limit is not cut to fit, and the same as without Gradescope.
     measured = json.loads(timing.timing_path(assignment).read_text())["notebook_cpu_seconds"]
     assert notebook == pytest.approx(course_config.NOTEBOOK_LIMIT_FACTOR * measured + course_config.NOTEBOOK_LIMIT_EXTRA_S)
-    assert gradescope.minimum_timeout_minutes(assignment, cpu_quota) <= gradescope.DEFAULT_TIMEOUT_MINUTES
+
 
 
 def test_memory_and_threads_come_from_the_container():

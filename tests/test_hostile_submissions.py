@@ -284,6 +284,11 @@ CASES = [
          says="Shape is", fails=VECTORIZE, passes=DECODE | BUILD),
     Case("infinite_loop_in_a_cell", insert_cell("while True:\n    pass"), status="timed out",
          says="CPU limit: cell 3 ran past its 30 CPU s", passes=STRUCTURAL_CHECKS),
+    # Spins on through the interrupt: killed with its kernel 10 s later; a fresh kernel with the
+    # notebook's definitions runs the cells after it.
+    Case("ignores_the_interrupt_in_a_cell",
+         insert_cell("while True:\n    try:\n        while True:\n            pass\n    except KeyboardInterrupt:\n        pass"),
+         status="timed out", says="CPU limit: cell 3 ran past its 30 CPU s", passes=STRUCTURAL_CHECKS),
     # Burns no CPU: the wall-clock backstop (3 × the cell's 30 CPU s) ends it.
     Case("sleeps_forever_in_a_cell", insert_cell("import time\nwhile True:\n    time.sleep(1)"), status="timed out",
          says="Wall-clock limit: cell 3 ran past its 90 s backstop", passes=STRUCTURAL_CHECKS),

@@ -135,7 +135,8 @@ def test_the_readmes_cpu_budgets_are_the_graders(row, limit):
 def test_the_readmes_gradescope_timeouts_are_the_graders():
     from autograder import gradescope
 
-    quoted = measured(r"at least\s+([0-9]+) minutes for `imdb_sentiment`,\s+([0-9]+) for\s+`overfitting_regularization`,"
-                      r"\s+([0-9]+) for\s+`multiclass_softmax`", README)
-    labs = ("imdb_sentiment", "overfitting_regularization", "multiclass_softmax")
-    assert quoted == tuple(gradescope.minimum_timeout_minutes(lab) for lab in labs)
+    quoted = measured(r"at least\s+([0-9]+) minutes for `imdb_sentiment`\s+and\s+([0-9]+) for\s+`multiclass_softmax`;"
+                      r"\s+`overfitting_regularization`\s+needs\s+1\s+CPU\s+and\s+([0-9]+) minutes\s+\(([0-9]+)", README)
+    assert quoted == (gradescope.minimum_timeout_minutes("imdb_sentiment"), gradescope.minimum_timeout_minutes("multiclass_softmax"),
+                      gradescope.minimum_timeout_minutes("overfitting_regularization", 1.0),
+                      gradescope.minimum_timeout_minutes("overfitting_regularization", 0.5))
