@@ -1,11 +1,12 @@
 """Two submissions graded side by side in one batch, one attacking the other (issue 13).
 
-ben's notebook spends its cells hunting for ada's: her processes (to read, signal, kill), her
+The attacker's notebook spends its cells hunting for the victim's: her processes (to read, signal, kill), her
 kernel's connection file and sockets, her notebook and grades anywhere it can look; it also
-leaves processes and files behind and shows script to whoever opens its feedback. ada submits
-the reference with a private note in it. She must get exactly the grade she gets alone, and
-nothing of hers may appear in what ben's grading kept. Kernels run as a uid of their own here,
-so that kernels of tests running beside this one are not counted.
+leaves processes and files behind and shows script to whoever opens its feedback. The victim
+submits the reference with a private note in it: it must get exactly the grade it gets alone, and
+nothing of it may appear in what the attacker's grading kept. Kernels run as a uid of their own
+and the two students have names no other test uses, so that the grading of tests running beside
+this one (other pytest workers) is not counted.
 """
 
 from __future__ import annotations
@@ -22,14 +23,15 @@ from nbformat.v4 import new_code_cell, new_markdown_cell
 import course_config
 from autograder import sandbox
 from autograder.batch import autograde_all
-from autograder.demo import DEMO_ROSTER, new_demo_course, student_submits
+from autograder.demo import new_demo_course, student_submits
 from autograder.grade import grade_notebook
 from autograder.samples import make_sample
 
 pytestmark = pytest.mark.slow
 ASSIGNMENT = "imdb_sentiment"
 SANDBOX_UID = 64_123
-ADA_SECRET = "ada-private-note-5d1c9e"
+VICTIM, ATTACKER = "batch-victim", "batch-attacker"
+SECRET = "victim-private-note-5d1c9e"
 
 HUNT = """
 import glob, os, signal, socket, time
@@ -55,7 +57,7 @@ while time.time() < deadline:
         if path.endswith(".json") or "ipc" in path:
             try:
                 text = open(path, errors="replace").read()
-                if "ada" in path or "ada-private" in text or "signature_scheme" in text:
+                if "victim" in path or "victim-private" in text or "signature_scheme" in text:
                     print("STOLEN", path, text[:500])
             except OSError:
                 pass
@@ -86,7 +88,7 @@ def attacker() -> nbformat.NotebookNode:
 
 def victim() -> nbformat.NotebookNode:
     notebook = make_sample(ASSIGNMENT, "reference")
-    notebook.cells.insert(1, new_code_cell(f"# {ADA_SECRET}\nprint({ADA_SECRET!r})"))
+    notebook.cells.insert(1, new_code_cell(f"# {SECRET}\nprint({SECRET!r})"))
     return notebook
 
 
@@ -96,7 +98,7 @@ def sandbox_processes() -> list[int]:
 
 def leftovers() -> set[str]:
     """Files, folders and cgroups of this batch's grading."""
-    mine = ("corpus-marker", "autograder-ada", "autograder-ben")
+    mine = ("corpus-marker", f"autograder-{VICTIM}", f"autograder-{ATTACKER}")
     found = {p for folder in ("/tmp", "/dev/shm") for p in glob.glob(folder + "/*") if any(m in p for m in mine)}
     return found | {p for p in glob.glob("/sys/fs/cgroup/**/autograder-*", recursive=True) if any(m in p for m in mine)}
 
@@ -112,13 +114,15 @@ def batch(tiny_data_for_module, tmp_path_factory):
         patch.setenv("COURSE_MEMORY_LIMIT_GB", "3")
         patch.setattr(course_config, "MEMORY_LIMIT_GB", 3.0)
         course = new_demo_course(tmp_path_factory.mktemp("course"))
-        course.setup(DEMO_ROSTER)
+        roster = tmp_path_factory.mktemp("roster") / "roster.csv"
+        roster.write_text(f"id,first_name,last_name,email\n{VICTIM},V,Ictim,v@example.edu\n{ATTACKER},A,Ttacker,a@example.edu\n")
+        course.setup(roster)
         course.generate()
         course.release()
-        student_submits(course, ASSIGNMENT, "ada", victim())
-        student_submits(course, ASSIGNMENT, "ben", attacker())
+        student_submits(course, ASSIGNMENT, VICTIM, victim())
+        student_submits(course, ASSIGNMENT, ATTACKER, attacker())
         course.collect(ASSIGNMENT)
-        alone, _ = grade_notebook(victim(), ASSIGNMENT, f"{ASSIGNMENT}.ipynb", "ada")
+        alone, _ = grade_notebook(victim(), ASSIGNMENT, f"{ASSIGNMENT}.ipynb", VICTIM)
         results = autograde_all(course, ASSIGNMENT, workers=2)
         course.feedback(ASSIGNMENT)
     checkout_after = subprocess.run(["git", "status", "--porcelain"], cwd=course_config.ROOT,
@@ -135,24 +139,24 @@ def kept(course, step: str, student: str) -> str:
 def test_the_attacked_submission_gets_its_honest_grade(batch):
     course, alone, results, _, _ = batch
     by_student = {result.student: result for result in results}
-    assert by_student["ada"].status == by_student["ben"].status == "graded", results
-    assert by_student["ada"].score == alone.score > 0 and by_student["ben"].score == 0
-    ada = course.grade_reports(ASSIGNMENT)["ada"]
-    assert {t["number"]: t["status"] for t in ada["tests"]} == {
+    assert by_student[VICTIM].status == by_student[ATTACKER].status == "graded", results
+    assert by_student[VICTIM].score == alone.score > 0 and by_student[ATTACKER].score == 0
+    report = course.grade_reports(ASSIGNMENT)[VICTIM]
+    assert {t["number"]: t["status"] for t in report["tests"]} == {
         c.name: "passed" if c.passed else "failed" for c in alone.checks}
 
 
 def test_nothing_of_the_other_submission_reaches_the_attacker(batch):
     course, _, _, _, _ = batch
     for step in (course_config.AUTOGRADED_DIR, course_config.FEEDBACK_DIR):
-        text = kept(course, step, "ben")
-        assert text and ADA_SECRET not in text
+        text = kept(course, step, ATTACKER)
+        assert text and SECRET not in text
         assert not re.search(r"STOLEN /|KILLED \d", text)
 
 
 def test_feedback_runs_no_student_script(batch):
     course, _, _, _, _ = batch
-    page = kept(course, course_config.FEEDBACK_DIR, "ben")
+    page = kept(course, course_config.FEEDBACK_DIR, ATTACKER)
     assert "My answer" in page and "<script>window.stolen" not in page
 
 
