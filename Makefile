@@ -32,7 +32,8 @@ demo: release
 
 # All tests, two at a time: the fast ones with the corpus of hostile submissions, then the
 # real-data runs, one test file per worker (their graded samples are module fixtures).
-REAL_DATA := tests/test_end_to_end_slow.py tests/test_labs_slow.py tests/test_hostile_real_data.py tests/test_busy_machine.py
+REAL_DATA := tests/test_end_to_end_slow.py tests/test_labs_slow.py tests/test_hostile_real_data.py tests/test_busy_machine.py \
+	tests/test_self_check_real_data.py
 test: venv
 	$(BIN)/python -m pytest -n 2 $(foreach f,$(REAL_DATA),--ignore=$(f))
 	$(BIN)/python -m pytest -n 2 --dist loadfile $(REAL_DATA)

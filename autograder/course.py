@@ -103,7 +103,8 @@ class Course:
         return self.exchange
 
     def generate(self, assignments: list[str] = course_config.ASSIGNMENTS) -> None:
-        """Student versions of the labs (nbgrader), with each lab's student files and practice workflow."""
+        """Student versions of the labs (nbgrader), with each lab's student files and practice workflow;
+        first, the table of graded parts in each source notebook's first cell (graded_parts.py)."""
         for assignment in assignments:
             source = self.path(course_config.SOURCE_DIR, assignment) / f"{assignment}.ipynb"
             if not source.is_file():
@@ -111,9 +112,11 @@ class Course:
         # nbgrader's --force removes the old release before it writes the new one: first make sure
         # the gradebook opens (this is where a missing `alembic` or a locked database shows).
         self.nbgrader("db", "assignment", "list")
+        from autograder.graded_parts import write_graded_parts
         from autograder.student_files import write_student_files
 
         for assignment in assignments:
+            write_graded_parts(self.path(course_config.SOURCE_DIR, assignment) / f"{assignment}.ipynb", assignment)
             self.nbgrader("generate_assignment", assignment, "--force")
             release = self.path(course_config.RELEASE_DIR, assignment)
             write_student_files(release, assignment)

@@ -67,18 +67,6 @@ def test_grading_workflow_runs_at_each_deadline_with_secrets_only_where_no_stude
     assert workflow["jobs"]["grade"]["strategy"]["fail-fast"] is False
 
 
-@pytest.mark.parametrize("assignment", course_config.ASSIGNMENTS)
-def test_practice_workflow_is_a_safe_practice_run(assignment):
-    text = ci_templates.render_workflow(assignment)
-    workflow = yaml.safe_load(text)
-    job = workflow["jobs"]["practice"]
-    assert "secrets." not in text and "COURSE_GRADER" not in text
-    assert "is_template" in job["if"] and "github-classroom[bot]" in job["if"]
-    uses = [s.get("uses", "") for s in job["steps"]]
-    assert any(u.startswith("classroom-resources/autograding-grader-reporter") for u in uses)
-    assert "not the grade" in text and workflow["permissions"]["checks"] == "write"
-
-
 # --- plan and fetch (GitHub's API replaced by recorded answers) ---------------------------------
 
 def test_a_scheduled_run_grades_the_lab_whose_deadline_passed():

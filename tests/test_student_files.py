@@ -18,7 +18,8 @@ from packaging.requirements import Requirement
 
 import course_config
 from autograder.samples import notebook_path
-from autograder.student_files import LABTOOLS, course_pins, normalize, student_requirements, write_student_files
+from autograder.student_files import (LABTOOLS, PYTHONS, course_pins, normalize, student_readme,
+                                      student_requirements, write_student_files)
 from labtools import imdb, mnist, settings
 from tests.test_mnist_data import tiny_arrays, write_idx
 
@@ -62,7 +63,7 @@ def files(folder: Path) -> dict[str, bytes]:
 def test_vendored_labtools_loads_the_data_without_the_course(tiny_data, tmp_path):
     release = tmp_path / "multiclass_softmax"
     written = write_student_files(release, "multiclass_softmax")
-    assert sorted({p.relative_to(release).parts[0] for p in written}) == ["labtools", "requirements.txt"]
+    assert sorted({p.relative_to(release).parts[0] for p in written}) == ["README.md", "labtools", "requirements.txt"]
     (tiny_data / "mnist").mkdir()
     arrays = tiny_arrays()
     for name, file_name in mnist.FILES.items():
@@ -106,6 +107,16 @@ def test_release_holds_the_current_student_files(assignment):
     assert files(release / "labtools") == files(LABTOOLS), f"release/{assignment}/labtools {stale}"
     assert (release / "requirements.txt").read_text() == student_requirements(assignment), (
         f"release/{assignment}/requirements.txt {stale}")
+    assert (release / "README.md").read_text() == student_readme(assignment), f"release/{assignment}/README.md {stale}"
+
+
+def test_student_readme_says_which_pythons_how_to_check_and_how_to_submit():
+    readme = student_readme("multiclass_softmax")
+    low, high = PYTHONS
+    assert f"Python {low} to {high}" in readme and "No matching distribution" in readme
+    assert "python -m pip install -r requirements.txt" in readme and "python -m labtools.check" in readme
+    assert all(platform in readme for platform in ("JupyterHub", "GitHub", "Gradescope"))
+    assert f"Python {low} to {high}" in student_requirements("multiclass_softmax")
 
 
 def test_requirements_pin_the_course_versions():
@@ -116,7 +127,9 @@ def test_requirements_pin_the_course_versions():
         name = "tensorflow-cpu" if requirement.name == "tensorflow" else normalize(requirement.name)
         assert str(requirement.specifier) == f"=={pins[name]}", requirement
     names = {normalize(r.name) for r in requirements}
-    assert "jupyterlab" in names
+    assert "jupyterlab" in names and "nbclient" in names  # nbclient: the self-check
+    assert not names & {"pytest", "nbgrader", "hypothesis", "check-jsonschema", "pytest-xdist", "psutil"}, (
+        "students install what the labs need at run time, never the grader's test tools")
     assert imported_distributions() <= names
 
 
