@@ -39,6 +39,10 @@ EXCHANGE_DIR = Path(os.environ.get("COURSE_EXCHANGE_DIR", ROOT / "exchange"))
 
 # Course roster: a CSV with columns id,first_name,last_name,email, imported into the gradebook.
 ROSTER_CSV = Path(os.environ.get("COURSE_ROSTER", ROOT / "roster.csv"))
+# GitHub (the instructor's grade-submissions workflow, autograder/github.py): the roster above, with
+# a `github` column (each student's login) and optional `due_<lab>` columns (an extension), says who
+# is graded; each student's repository in the organisation is named after this pattern.
+GITHUB_REPOSITORY_PATTERN = os.environ.get("COURSE_GITHUB_REPOSITORY_PATTERN") or "{assignment}-{login}"
 # Due dates (ISO 8601 with a time zone), one per lab; a lab not listed has no due date.
 DUE_DATES = {
     "imdb_sentiment": "2026-12-18 23:59:00 UTC",
@@ -74,7 +78,19 @@ SEED = 0  # seeds of the labs' own code and of the calibration
 # Seed of the hidden checks' random inputs and of the grader's training run. Set COURSE_CHECK_SEED
 # privately (a CI secret) so that students cannot know the inputs; any seed passes the reference
 # (the threshold is calibrated over 30 seeds).
-CHECK_SEED = int(os.environ.get("COURSE_CHECK_SEED", SEED))
+def parse_seed(text: str | None, default: int) -> int:
+    """COURSE_CHECK_SEED as an integer; a clear error, which never shows the value, when it is not one."""
+    if text is None:
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        what = "empty (an unset GitHub secret arrives as an empty string)" if not text.strip() else "not an integer"
+        raise SystemExit(f"COURSE_CHECK_SEED is {what}: set it to any integer, kept private "
+                         "(in GitHub: Settings → Secrets and variables → Actions → COURSE_CHECK_SEED).") from None
+
+
+CHECK_SEED = parse_seed(os.environ.get("COURSE_CHECK_SEED"), SEED)
 NUM_THREADS = int(os.environ.get("COURSE_NUM_THREADS", "2"))  # TF/OMP threads per grading process
 # Batch grading: workers in parallel. 0 = choose from free memory and cores. Peak memory of one
 # submission's whole process tree, measured here (`make bench`, tests): IMDB reference with the

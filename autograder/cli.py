@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="autograde: submissions graded side by side (0: from free memory and cores)")
     course.add_argument("--root", type=Path, default=course_config.ROOT, help="the course directory")
     course.add_argument("--results", type=Path, help="gather: the matrix jobs' results (one folder per student)")
-    course.add_argument("--roster", type=Path, default=course_config.ROSTER_CSV, help="setup: roster CSV")
+    course.add_argument("--roster", type=Path, default=course_config.ROSTER_CSV, help="setup, gather: roster CSV")
     course.add_argument("--out", type=Path, help="export, gather: folder (default: export/ in the course)")
 
     gradescope = commands.add_parser("gradescope", help="build a Gradescope autograder zip")
@@ -155,9 +155,9 @@ def course_command(args: argparse.Namespace) -> int:
 
             print(github.write_grading_workflow(course.root))
         elif args.step == "gather":
-            from autograder import github
+            from autograder import github_gather
 
-            print(github.gather(course, args.assignment, args.results, args.roster, args.out or course.root / "export").read_text())
+            print(github_gather.gather(course, args.assignment, args.results, args.roster, args.out or course.root / "export").read_text())
         else:
             for assignment in assignments:
                 if args.step == "collect":

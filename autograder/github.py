@@ -1,18 +1,21 @@
 """Official grading on GitHub's runners, from the instructor's private grader repository.
 
 `python -m autograder course workflow` writes .github/workflows/grade-submissions.yml. At each
-lab's deadline (or on demand) it runs three jobs:
+lab's deadline (or on demand) it runs:
 
-1. plan: the students of the lab, from the organisation's repositories named `<lab>-<login>`
-   (GitHub Classroom's naming), and the deadline;
-2. grade (a matrix, one job per student): fetch the notebook as it was at the student's last push
-   before the deadline (push times are GitHub's, not the commit dates a student can set), grade it
-   with the sandbox on (as root, through sudo), upload the results;
-3. gather: nbgrader's own autograde, feedback and export on every job's results (course.gather).
+1. plan: checks the secrets and settings, reads the roster (GitHub login → nbgrader id, own due
+   dates), lists the organisation's repositories `<lab>-<login>` (COURSE_GITHUB_REPOSITORY_PATTERN)
+   and splits the students into at most 256 matrix jobs (github_plan.py);
+2. grade (the matrix, a few students per job, one results folder each): fetch each notebook as it
+   was at the student's last push before their deadline (push times are GitHub's, not the commit
+   dates a student can set), grade it with the sandbox on (as root, through sudo), upload;
+3. gather: nbgrader's own autograde, feedback and export on every job's results, a note in the
+   gradebook for each student not graded, and the students to rerun;
+4. deliver (opt-in): each student's score and checks as an issue in their repository
+   (github_feedback.py).
 
-The token that reads student repositories is used only by the fetch step (`python -m
-autograder.github fetch`), never in a step that runs student code. Only the standard library is
-used here, so the plan job needs no installation.
+The tokens are used only by the plan, fetch and deliver steps, never in a step that runs student
+code. Plan, fetch and deliver use only the standard library.
 """
 
 from __future__ import annotations
@@ -20,61 +23,26 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
-import urllib.parse
-import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import course_config
-from autograder import hand_grades
-from autograder.course import NbgraderError
+from autograder import github_plan
+from autograder.github_api import GitHub, GitHubError, next_link  # noqa: F401  (the module's API)
+from autograder.github_plan import parse_time, plan, repository_name, schedule_of
 
-API = "https://api.github.com"
 WORKFLOW_PATH = Path(".github") / "workflows" / "grade-submissions.yml"
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "grade-submissions.yml"
-GRACE = timedelta(minutes=30)  # the scheduled run starts this long after a due date
 # Activities that move a branch (GitHub's activity_type values; a merged pull request counts).
 PUSHES = ("push", "force_push", "pr_merge", "merge_queue_merge")
+# What the fetch step leaves in a student's results folder when there is no notebook to grade.
+NOT_SUBMITTED, FETCH_ERROR = "not-submitted.txt", "fetch-error.txt"
+PLAN_FILE = "plan.json"
 
 
-# --- dates and schedules ---------------------------------------------------------------------
-
-def parse_time(text: str) -> datetime:
-    """An ISO 8601 time, or nbgrader's "2026-12-18 23:59:00 UTC"; naive times are UTC."""
-    parsed = datetime.fromisoformat(text.strip().removesuffix(" UTC").replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-
-
-def schedule_of(assignment: str) -> str | None:
-    """Cron line (UTC) of the scheduled run for a lab: GRACE after its due date."""
-    due = course_config.DUE_DATES.get(assignment)
-    if not due:
-        return None
-    start = parse_time(due).astimezone(timezone.utc) + GRACE
-    return f"{start.minute} {start.hour} {start.day} {start.month} *"
-
-
-def plan(event: str, schedule: str, assignment: str, deadline: str) -> tuple[str, str]:
-    """(lab, deadline) of a run: the lab whose cron line fired, or the one asked for."""
-    if event == "schedule":
-        labs = [a for a in course_config.ASSIGNMENTS if schedule_of(a) == schedule.strip()]
-        if not labs:
-            raise SystemExit(f"No lab is scheduled at {schedule!r}: regenerate the workflow.")
-        assignment = labs[0]
-    if assignment not in course_config.ASSIGNMENTS:
-        raise SystemExit(f"Unknown lab {assignment!r}; labs: {', '.join(course_config.ASSIGNMENTS)}")
-    due = deadline or course_config.DUE_DATES.get(assignment)
-    if not due:
-        raise SystemExit(f"{assignment} has no due date in course_config.DUE_DATES: give --deadline.")
-    return assignment, parse_time(due).isoformat()
-
-
-def students_of(repositories: list[str], assignment: str) -> list[str]:
-    """Student logins from repository names `<lab>-<login>` (the template `<lab>` itself is not one)."""
-    prefix = f"{assignment}-"
-    return sorted(name[len(prefix):] for name in repositories if name.startswith(prefix) and len(name) > len(prefix))
+class NotSubmitted(Exception):
+    """Nothing to grade: no push before the deadline, or no notebook in it."""
 
 
 def last_push_before(activities: list[dict], deadline: datetime, branch: str) -> dict | None:
@@ -84,58 +52,21 @@ def last_push_before(activities: list[dict], deadline: datetime, branch: str) ->
     return max(pushes, key=lambda a: parse_time(a["timestamp"]), default=None)
 
 
-# --- GitHub's REST API -----------------------------------------------------------------------
-
-class GitHub:
-    def __init__(self, token: str | None = None, base: str = API):
-        self.token = token or os.environ.get("GH_TOKEN") or os.environ.get("GITHUB_TOKEN")
-        if not self.token:
-            raise SystemExit("No token: set GH_TOKEN (the course's COURSE_CLASSROOM_TOKEN secret).")
-        self.base = base
-
-    def get(self, path: str, raw: bool = False, **query) -> bytes | list | dict:
-        url = f"{self.base}{path}" + (f"?{urllib.parse.urlencode(query)}" if query else "")
-        body, _ = self._request(url, raw)
-        return body if raw else json.loads(body)
-
-    def pages(self, path: str, **query) -> list:
-        """Every item of a listing, following the Link header (the activity API pages by cursor)."""
-        url, items = f"{self.base}{path}?{urllib.parse.urlencode({'per_page': 100, **query})}", []
-        while url:
-            batch, url = self.page(url)
-            items += batch
-        return items
-
-    def page(self, url: str) -> tuple[list, str | None]:
-        body, link = self._request(url, raw=False)
-        return json.loads(body), next_link(link)
-
-    def _request(self, url: str, raw: bool) -> tuple[bytes, str]:
-        request = urllib.request.Request(url, headers={
-            "Authorization": f"Bearer {self.token}", "X-GitHub-Api-Version": "2022-11-28",
-            "Accept": "application/vnd.github.raw" if raw else "application/vnd.github+json"})
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return response.read(), response.headers.get("Link", "")
-
-
-def next_link(header: str) -> str | None:
-    """The rel="next" address of a Link header, or None on the last page."""
-    for part in header.split(","):
-        address, _, relation = part.partition(";")
-        if 'rel="next"' in relation:
-            return address.strip().strip("<>")
-    return None
-
-
-def fetch(github: GitHub, org: str, assignment: str, student: str, deadline: datetime, out: Path) -> Path | None:
+def fetch(github: GitHub, org: str, assignment: str, login: str, deadline: datetime, out: Path) -> Path:
     """Write `<out>/<lab>.ipynb` and its push time (nbgrader's timestamp.txt), as at the student's
-    last push before the deadline; None when there was none."""
-    repository = f"{org}/{assignment}-{student}"
+    last push before the deadline; NotSubmitted when there is none."""
+    repository = f"{org}/{repository_name(assignment, login)}"
     branch = github.get(f"/repos/{repository}")["default_branch"]
     push = last_push_before(github.pages(f"/repos/{repository}/activity", ref=branch), deadline, branch)
     if push is None:
-        return None
-    notebook = github.get(f"/repos/{repository}/contents/{assignment}.ipynb", raw=True, ref=push["after"])
+        raise NotSubmitted(f"no push to {branch} of {repository} before {deadline.isoformat()}")
+    try:
+        notebook = github.get(f"/repos/{repository}/contents/{assignment}.ipynb", raw=True, ref=push["after"])
+    except GitHubError as error:
+        if error.status != 404:
+            raise
+        raise NotSubmitted(f"the last push before the deadline ({push['after'][:10]}) "
+                           f"has no {assignment}.ipynb") from None
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{assignment}.ipynb").write_bytes(notebook)
     pushed = parse_time(push["timestamp"]).astimezone(timezone.utc)
@@ -144,7 +75,29 @@ def fetch(github: GitHub, org: str, assignment: str, student: str, deadline: dat
     return out / f"{assignment}.ipynb"
 
 
-# --- the workflow and the gather job ---------------------------------------------------------
+def fetch_chunk(github: GitHub, org: str, assignment: str, students: list[dict], results: Path) -> list[str]:
+    """Fetch each student of a matrix job into `results/<id>/`; a failure is written there
+    (fetch-error.txt) and the others go on. Returns the logins that could not be fetched."""
+    failed = []
+    for student in students:
+        folder = results / student["id"]
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "student.txt").write_text(student["id"] + "\n")
+        (folder / "login.txt").write_text(student["login"] + "\n")
+        try:
+            print(fetch(github, org, assignment, student["login"], parse_time(student["deadline"]),
+                        folder / "submission"))
+        except NotSubmitted as nothing:
+            (folder / NOT_SUBMITTED).write_text(f"{nothing}\n")
+            print(f"{student['login']}: {nothing}")
+        except (GitHubError, OSError, ValueError, KeyError) as error:
+            (folder / FETCH_ERROR).write_text(f"{error}\n")
+            print(f"::error title=Could not fetch {student['login']}::{error}")
+            failed.append(student["login"])
+    return failed
+
+
+# --- the workflow ------------------------------------------------------------------------------
 
 def render_grading_workflow() -> str:
     crons = [f'    - cron: "{schedule_of(a)}"  # {a}: due {course_config.DUE_DATES[a]}'
@@ -161,71 +114,87 @@ def write_grading_workflow(root: Path) -> Path:
     return target
 
 
-def gather(course, assignment: str, results: Path, roster: Path, out: Path) -> Path:
-    """Every matrix job's results into the gradebook with nbgrader's own autograde (reading the
-    grader's reports instead of grading again), then feedback and nbgrader's export."""
-    from autograder.nbgrader_grading import PRECOMPUTED_RESULTS
+def append_summary(markdown: str) -> None:
+    """Add to the run's page ($GITHUB_STEP_SUMMARY) when running on GitHub."""
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as summary:
+            summary.write(markdown)
 
-    if Path(roster).is_file():
-        course.setup(roster, [assignment])
-    else:
-        due = course_config.DUE_DATES.get(assignment)
-        course.nbgrader("db", "assignment", "add", assignment, *([f"--duedate={due}"] if due else []))
-    course.generate([assignment])
-    folders = sorted(p for p in Path(results).iterdir() if p.is_dir())  # one per job, whatever its end
-    if not folders:
-        raise FileNotFoundError(f"No grading jobs' results in {results}.")
-    submitted = [p.name for p in folders if (p / "submission" / f"{assignment}.ipynb").is_file()]
-    for folder in folders:
-        if folder.name not in submitted:  # nothing pushed before the deadline, or the fetch failed
-            course.nbgrader("db", "student", "add", folder.name)
-            continue
-        target = course.path(course_config.SUBMITTED_DIR, assignment, folder.name)
-        shutil.rmtree(target, ignore_errors=True)
-        shutil.copytree(folder / "submission", target)
-    if submitted:
+
+# --- the plan job --------------------------------------------------------------------------------
+
+def plan_command(args: argparse.Namespace, api: GitHub | None = None, now: datetime | None = None) -> int:
+    """Check the settings, then print the plan as GITHUB_OUTPUT lines and write plan.json."""
+    problems = github_plan.check_settings(os.environ.get("SEED_TO_CHECK", ""), os.environ.get("GH_TOKEN", ""), args.org)
+    try:
+        assignment, deadline = plan(args.event, args.schedule, args.assignment, args.deadline)
+        roster = github_plan.read_roster(args.roster, assignment)
+    except (SystemExit, ValueError) as error:
+        problems.append(str(error))
+    if not problems:
+        api = api or GitHub()
         try:
-            course.nbgrader("autograde", assignment, "--force", "--create",
-                            env={PRECOMPUTED_RESULTS: str(Path(results).resolve())})
-        except NbgraderError:  # nbgrader refused some submissions and graded the others
-            refused = [s for s in submitted if not course.path(course_config.AUTOGRADED_DIR, assignment, s).is_dir()]
-            if not refused:  # it failed for another reason: say so, do not hide it
-                raise
-            for student in refused:
-                hand_grades.mark_failed(course.db_url, course_config.COURSE_ID, assignment, student,
-                                        "nbgrader refused the submission (changed cell metadata or an unreadable file)")
-            print(f"nbgrader refused the submissions of {', '.join(refused)}: 0 with a note.")
-        course.feedback(assignment)
-    return course.export(out, [assignment])
+            names = [r["name"] for r in api.pages(f"/orgs/{args.org}/repos", type="all")]
+            run = github_plan.plan_students(roster, names, assignment, deadline, args.students, args.extension, now)
+        except GitHubError as error:
+            problems.append(f"GitHub could not list the repositories of {args.org} ({error}): check "
+                            "COURSE_GITHUB_ORG and that COURSE_GITHUB_TOKEN is valid, not expired, and can read them.")
+        except ValueError as error:
+            problems.append(str(error))
+    if problems:
+        for problem in problems:
+            print(f"::error title=Grading not started::{problem.replace(chr(10), '%0A')}", file=sys.stderr)
+        append_summary("## Grading not started\n\n" + "".join(f"- {p}\n" for p in problems))
+        return 1
+    for name in run.stray:
+        print(f"::warning title=Not on the roster::{name} is not graded: its login is not on the roster",
+              file=sys.stderr)
+    for student_id, note in sorted(run.notes.items()):
+        print(f"::warning title=Not graded::{student_id}: {note}", file=sys.stderr)
+    Path(args.plan_file).write_text(json.dumps(run.to_dict(), indent=1) + "\n")
+    append_summary(github_plan.summary(run))
+    print(f"assignment={assignment}\ndeadline={deadline}\ncount={len(run.students)}\n"
+          f"chunks={json.dumps(github_plan.chunks(run.students))}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder.github", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    planning = commands.add_parser("plan", help="lab, deadline and students of this run (GITHUB_OUTPUT lines)")
+    planning = commands.add_parser("plan", help="check the settings; lab, deadline and matrix (GITHUB_OUTPUT lines)")
     planning.add_argument("--event", required=True)
     planning.add_argument("--schedule", default="")
     planning.add_argument("--assignment", default="")
-    planning.add_argument("--deadline", default="")
-    planning.add_argument("--org", default=os.environ.get("COURSE_GITHUB_ORG", ""))
-    fetching = commands.add_parser("fetch", help="a student's notebook at the last push before the deadline")
+    planning.add_argument("--deadline", default="", help="the lab's deadline for everyone, or for --students")
+    planning.add_argument("--students", default="", help="GitHub logins to grade (commas or spaces); empty: the roster")
+    planning.add_argument("--roster", type=Path, default=course_config.ROSTER_CSV)
+    planning.add_argument("--plan-file", type=Path, default=Path(PLAN_FILE))
+    fetching = commands.add_parser("fetch", help="this matrix job's notebooks ($CHUNK), each at the last push "
+                                   "before the student's deadline")
     fetching.add_argument("--assignment", required=True, choices=course_config.ASSIGNMENTS)
-    fetching.add_argument("--student", required=True)
-    fetching.add_argument("--deadline", required=True)
-    fetching.add_argument("--org", default=os.environ.get("COURSE_GITHUB_ORG", ""))
-    fetching.add_argument("--out", type=Path, required=True)
+    fetching.add_argument("--out", type=Path, required=True, help="results folder: one folder per student")
+    delivering = commands.add_parser("deliver", help="each student's grade as an issue in their repository")
+    delivering.add_argument("--export", type=Path, required=True, help="the gather job's export folder")
+    delivering.add_argument("--published", action="store_true", help="show checks marked after_published too")
+    for command in (planning, fetching, delivering):
+        command.add_argument("--org", default=os.environ.get("COURSE_GITHUB_ORG", ""))
     args = parser.parse_args(argv)
+    if args.command == "plan":
+        # A deadline given with students is an extension for them alone.
+        args.extension, args.deadline = (args.deadline, "") if args.students.strip() else ("", args.deadline)
+        return plan_command(args)
     if not args.org:
         raise SystemExit("No organisation: set the COURSE_GITHUB_ORG variable (or --org).")
-    github = GitHub()
-    if args.command == "plan":
-        assignment, deadline = plan(args.event, args.schedule, args.assignment, args.deadline)
-        names = [r["name"] for r in github.pages(f"/orgs/{args.org}/repos", type="all")]
-        print(f"assignment={assignment}\ndeadline={deadline}\nstudents={json.dumps(students_of(names, assignment))}")
-        return 0
-    notebook = fetch(github, args.org, args.assignment, args.student, parse_time(args.deadline), args.out)
-    print(notebook or f"{args.student} pushed nothing to {args.assignment} before {args.deadline}.")
+    if args.command == "deliver":
+        from autograder import github_feedback
+
+        return github_feedback.deliver_all(GitHub(), args.org, args.export, args.published)
+    if not os.environ.get("CHUNK"):
+        raise SystemExit("No students: set CHUNK to the matrix job's students (JSON: id, login, deadline).")
+    failed = fetch_chunk(GitHub(), args.org, args.assignment, json.loads(os.environ["CHUNK"]), args.out)
+    if failed:
+        print(f"Could not fetch {', '.join(failed)}: recorded in their results; gather lists them to rerun.")
     return 0
 
 

@@ -6,7 +6,8 @@ the grading queue. Here a cell that was graded by hand and is unchanged since st
 
 When an autograde fails (nbgrader refuses the submission: "Inconsistent checksums", an unreadable
 notebook; or the worker timed out or died), nbgrader leaves the previous submission's grades in
-the gradebook; `mark_failed` zeroes them with the reason as a comment.
+the gradebook; `mark_failed` zeroes them with the reason as a comment (`mark_not_graded`: any note,
+for a student with nothing to grade).
 """
 
 from __future__ import annotations
@@ -64,7 +65,13 @@ def restore(db_url: str, course_id: str, assignment: str, student: str, autograd
 def mark_failed(db_url: str, course_id: str, assignment: str, student: str, reason: str) -> None:
     """Show the student's submission as not graded: every grade 0 (hand grades of the previous
     submission included), every cell's comment the reason, each notebook flagged for review."""
-    note = f"Autograding failed ({reason}); every grade of this submission is 0 until it is graded again."
+    mark_not_graded(db_url, course_id, assignment, student,
+                    f"Autograding failed ({reason}); every grade of this submission is 0 until it is graded again.")
+
+
+def mark_not_graded(db_url: str, course_id: str, assignment: str, student: str, note: str) -> None:
+    """Every grade of the student's submission 0 (made if missing), every cell's comment the note,
+    each notebook flagged for review."""
     with Gradebook(db_url, course_id) as gradebook:
         try:
             submission = gradebook.update_or_create_submission(assignment, student)
