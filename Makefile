@@ -7,10 +7,11 @@ ASSIGNMENTS := $(shell $(PYTHON) -c "import course_config; print(' '.join(course
 
 .PHONY: demo test test-fast bench release solutions samples check-generated clean
 
-$(BIN)/.installed: requirements.txt pyproject.toml
+# The runtime (requirements.txt) and the test tools (requirements-dev.txt), all pinned.
+$(BIN)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet -r requirements-dev.txt
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 

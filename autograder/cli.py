@@ -2,9 +2,10 @@
 
     python -m autograder grade SUBMISSION.ipynb --assignment NAME [--json OUT.json] [--executed OUT.ipynb]
     python -m autograder course setup|generate|release|collect|autograde|feedback|release-feedback|export
-                                [--assignment NAME] [--student ID] [--force]
+                                [--assignment NAME] [--root DIR]    (`course STEP --help`: its options)
     python -m autograder course workflow         (the instructor's GitHub Actions grading workflow)
     python -m autograder course gather --assignment NAME --results DIR   (its last job)
+    (installed, `course ...` is `python -m autograder course ...`)
     python -m autograder gradescope --assignment NAME --out autograder.zip [--timeout-minutes 40]
     python -m autograder calibrate --assignment NAME --seeds 30 --out FILE.json
     python -m autograder calibrate-timing --assignment NAME
@@ -27,8 +28,18 @@ EXIT_GRADED, EXIT_CANNOT_GRADE = 0, 2
 # grade: the notebook did not run whole (a time, memory or process limit, a dead kernel, an
 # unreadable file); course autograde: some submission did not, or could not be graded at all.
 EXIT_SUBMISSIONS_FAILED = 3
-COURSE_STEPS = ("setup", "generate", "release", "collect", "autograde", "feedback", "release-feedback", "export",
-                "workflow", "gather")
+COURSE_STEPS = {
+    "setup": "add the labs and the roster's students to the gradebook; make the exchange",
+    "generate": "the student version of each lab (nbgrader generate_assignment) and its student files",
+    "release": "release the labs to the exchange, and an LMS zip per lab",
+    "collect": "collect the submissions (nbgrader collect; zip_collect for an LMS download)",
+    "autograde": "grade the submissions not graded since they were submitted, side by side",
+    "feedback": "HTML feedback per student (nbgrader generate_feedback)",
+    "release-feedback": "release the feedback to the students (nbgrader release_feedback)",
+    "export": "grades.csv and a Gradescope-format results.json per student (nbgrader export)",
+    "workflow": "write the instructor's GitHub Actions grading workflow",
+    "gather": "the GitHub workflow's last job: every grading job's results into the gradebook",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,20 +59,30 @@ def build_parser() -> argparse.ArgumentParser:
 
     course = commands.add_parser(
         "course", help="one step of the nbgrader cycle on this course",
+        description="One step of the nbgrader cycle; `course STEP --help` lists that step's options.",
         epilog=f"Exit status: 0 done; 1 the step stopped with an error; {EXIT_SUBMISSIONS_FAILED} autograde ran "
                "but some submission could not be graded, or its notebook hit a limit (CPU or wall-clock time, "
                "memory, processes) or its kernel died: its table lists them, with the limit and the cell; one that "
                "could not be graded has 0 in the gradebook, with the reason as a comment.")
-    course.add_argument("step", choices=COURSE_STEPS)
-    course.add_argument("--assignment", choices=course_config.ASSIGNMENTS, help="the lab; default: every lab")
-    course.add_argument("--student", action="append", help="autograde: regrade this student (repeatable)")
-    course.add_argument("--force", action="store_true", help="autograde: regrade every submission")
-    course.add_argument("--workers", type=int, default=course_config.BATCH_WORKERS,
-                        help="autograde: submissions graded side by side (0: from free memory and cores)")
-    course.add_argument("--root", type=Path, default=course_config.ROOT, help="the course directory")
-    course.add_argument("--results", type=Path, help="gather: the matrix jobs' results (one folder per student)")
-    course.add_argument("--roster", type=Path, default=course_config.ROSTER_CSV, help="setup, gather: roster CSV")
-    course.add_argument("--out", type=Path, help="export, gather: folder (default: export/ in the course)")
+    steps = course.add_subparsers(dest="step", required=True, metavar="STEP")
+    for step, summary in COURSE_STEPS.items():
+        sub = steps.add_parser(step, help=summary, description=summary)
+        sub.add_argument("--root", type=Path, default=course_config.ROOT, help="the course directory (default: this checkout)")
+        if step != "workflow":
+            sub.add_argument("--assignment", choices=course_config.ASSIGNMENTS, required=step == "gather",
+                             help="the lab" + ("" if step == "gather" else "; default: every lab"))
+        if step in ("setup", "gather"):
+            sub.add_argument("--roster", type=Path, default=course_config.ROSTER_CSV,
+                             help="roster CSV: id,first_name,last_name,email (gather: and github, due_<lab>)")
+        if step in ("export", "gather"):
+            sub.add_argument("--out", type=Path, help="folder for grades.csv and the reports (default: export/ in the course)")
+        if step == "gather":
+            sub.add_argument("--results", type=Path, required=True, help="the matrix jobs' results (one folder per student)")
+        if step == "autograde":
+            sub.add_argument("--student", action="append", help="regrade this student (repeatable)")
+            sub.add_argument("--force", action="store_true", help="regrade every submission")
+            sub.add_argument("--workers", type=int, default=course_config.BATCH_WORKERS,
+                             help="submissions graded side by side (0: from free memory and cores)")
 
     gradescope = commands.add_parser("gradescope", help="build a Gradescope autograder zip")
     gradescope.add_argument("--assignment", required=True, choices=course_config.ASSIGNMENTS)
@@ -115,6 +136,11 @@ def main(argv: list[str] | None = None) -> int:
     return run_demo(args.root)
 
 
+def course_main(argv: list[str] | None = None) -> int:
+    """The `course` console script: `course STEP ...` is `python -m autograder course STEP ...`."""
+    return main(["course", *(sys.argv[1:] if argv is None else argv)])
+
+
 def grade_command(notebook: Path, assignment: str, json_out: Path | None, executed_out: Path | None = None) -> int:
     if not notebook.is_file():
         print(f"error: no notebook at {notebook}", file=sys.stderr)
@@ -135,11 +161,9 @@ def course_command(args: argparse.Namespace) -> int:
     from autograder.course import Course, NbgraderError
 
     course = Course(args.root)
-    assignments = [args.assignment] if args.assignment else course_config.ASSIGNMENTS
+    assignment = getattr(args, "assignment", None)
+    assignments = [assignment] if assignment else course_config.ASSIGNMENTS
     not_graded = False
-    if args.step == "gather" and not (args.assignment and args.results):
-        print("error: course gather needs --assignment and --results", file=sys.stderr)
-        return 2
     try:
         if args.step == "setup":
             course.setup(args.roster, assignments)

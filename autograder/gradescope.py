@@ -59,7 +59,12 @@ MIN_KERNEL_MEMORY_GB = 1.0
 
 def build_autograder_zip(assignment: str, out: Path, timeout_minutes: int = DEFAULT_TIMEOUT_MINUTES,
                          cpus: float = DEFAULT_CPUS) -> Path:
-    """The zip for one lab; refuses a timeout the lab's calibrated limits do not fit in."""
+    """The zip for one lab; refuses a timeout Gradescope does not offer or the lab's calibrated
+    limits do not fit in."""
+    if not 1 <= timeout_minutes <= DEFAULT_TIMEOUT_MINUTES:
+        raise ValueError(f"Gradescope's timeout is 1 to {DEFAULT_TIMEOUT_MINUTES} minutes, not {timeout_minutes}.")
+    if not cpus > 0:
+        raise ValueError(f"the container's CPUs must be more than 0, not {cpus:g}.")
     needed = minimum_timeout_minutes(assignment, cpus)
     if timeout_minutes < needed:
         raise ValueError(f"{assignment} needs a Gradescope timeout of at least {needed} minutes at {cpus:g} CPU, "

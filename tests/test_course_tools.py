@@ -140,3 +140,21 @@ def test_a_gradebook_write_waits_for_another_workers_lock(tmp_path):
     with Gradebook(course.db_url, course_config.COURSE_ID) as gradebook:
         gradebook.update_or_create_student("ada")
     assert holder.wait() == 0
+
+
+def test_each_course_step_has_its_own_help_and_refuses_options_it_does_not_take(capsys):
+    from autograder import cli
+
+    with pytest.raises(SystemExit):
+        cli.main(["course", "autograde", "--help"])
+    autograde = capsys.readouterr().out
+    assert "--workers" in autograde and "--student" in autograde and "--results" not in autograde
+    with pytest.raises(SystemExit):
+        cli.main(["course", "gather", "--help"])
+    gather = capsys.readouterr().out
+    assert "--results" in gather and "--workers" not in gather
+    for refused in (["course", "export", "--workers", "2"], ["course", "workflow", "--assignment", "imdb_sentiment"],
+                    ["course", "gather", "--assignment", "imdb_sentiment"]):  # gather without --results
+        with pytest.raises(SystemExit) as stopped:
+            cli.main(refused)
+        assert stopped.value.code == 2, refused

@@ -175,9 +175,14 @@ def test_memory_and_threads_come_from_the_container():
     assert tiny["COURSE_MEMORY_LIMIT_GB"] == gradescope.MIN_KERNEL_MEMORY_GB and tiny["COURSE_NUM_THREADS"] == 1
 
 
-def test_a_timeout_the_lab_does_not_fit_in_is_refused(tmp_path):
+def test_a_timeout_the_lab_does_not_fit_in_or_gradescope_does_not_offer_is_refused(tmp_path):
     with pytest.raises(ValueError, match="at least"):
         gradescope.build_autograder_zip("overfitting_regularization", tmp_path / "a.zip", timeout_minutes=10)
+    with pytest.raises(ValueError, match="1 to 40 minutes, not 90"):
+        gradescope.build_autograder_zip("multiclass_softmax", tmp_path / "a.zip", timeout_minutes=90)
+    with pytest.raises(ValueError, match="more than 0"):
+        gradescope.build_autograder_zip("multiclass_softmax", tmp_path / "a.zip", cpus=0)
+    assert not (tmp_path / "a.zip").exists()
 
 
 def test_visibility_per_check_from_the_decorator(tmp_path, monkeypatch):
