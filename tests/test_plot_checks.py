@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import autograder.checks.overfitting_regularization as checks
 from autograder.samples import make_sample
 from tests.conftest import kernel_serving
-
-checks = pytest.importorskip("autograder.checks.overfitting_regularization")
 
 HONEST = '''
 import matplotlib.pyplot as plt

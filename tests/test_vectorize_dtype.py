@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import autograder.checks.imdb_sentiment as checks
 from tests.conftest import kernel_serving
-
-checks = pytest.importorskip("autograder.checks.imdb_sentiment")
 
 VECTORIZE = '''
 import numpy as np
