@@ -3,6 +3,7 @@ runtime requirements hold no test tools."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -15,8 +16,13 @@ TEST_TOOLS = {"pytest-xdist", "hypothesis", "check-jsonschema"}
 
 
 def test_the_wheel_carries_the_templates_and_the_console_scripts(tmp_path):
+    source = tmp_path / "source"  # setuptools writes build/ beside the sources: not in this checkout
+    for name in ("autograder", "labtools"):
+        shutil.copytree(course_config.ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "course_config.py"):
+        shutil.copy(course_config.ROOT / name, source / name)
     built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                            "-w", str(tmp_path), str(course_config.ROOT)], capture_output=True, text=True)
+                            "-w", str(tmp_path), str(source)], capture_output=True, text=True)
     assert built.returncode == 0, built.stderr[-2000:]
     (wheel,) = tmp_path.glob("dl_course-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
