@@ -31,6 +31,7 @@ from tqdm import tqdm
 import course_config
 from autograder import grader_data, hand_grades, resources
 from autograder.course import Course, nbgrader_environment
+from autograder.report import GradeReport
 
 # A last resort per student, past every wall-clock backstop: the notebook's ceiling, the checks'
 # calls and the grader's training, start-up.
@@ -195,7 +196,9 @@ def parse_result(line: bytes, student: str) -> dict | None:
         result = json.loads(line)
     except ValueError:  # not JSON, not UTF-8
         return None
-    if not isinstance(result, dict) or result.get("student") != student or set(result) - set(RESULT_FIELDS):
+    if not isinstance(result, dict) or result.get("student") != student or set(result) - {*RESULT_FIELDS, "report"}:
+        return None
+    if not isinstance(result.get("report"), (dict, type(None))):  # the grader's report, GradeReport.to_dict()
         return None
     for key, kind in RESULT_FIELDS.items():
         value = result.get(key, kind())
@@ -206,23 +209,23 @@ def parse_result(line: bytes, student: str) -> dict | None:
     return result
 
 
-def result_of(course: Course, assignment: str, outcome: dict, seconds: float) -> StudentResult:
+def result_of(outcome: dict, seconds: float) -> StudentResult:
+    """The batch's line for one student, from its worker's outcome and the typed report in it."""
     student = outcome["student"]
     if outcome.get("timed_out"):
         return StudentResult(student, "timed out", None, None, seconds, f"stopped after {STUDENT_TIMEOUT_S:.0f} s")
     if not outcome.get("success"):
         last_line = (str(outcome.get("error", "")).strip().splitlines() or ["nbgrader failed"])[-1][:300]
         return StudentResult(student, "failed", None, None, seconds, last_line)
-    report = course.grade_reports(assignment).get(student)
-    if report is None:
-        return StudentResult(student, "failed", None, None, seconds, "no grade report in the autograded notebook")
-    execution = report["output"].splitlines()[0].removeprefix("Notebook execution: ").rstrip(".")
-    status = "timed out" if execution == "timed out" else "graded"
-    detail = "" if execution == "completed" else f"notebook {execution}"
-    stopped_by = report.get("extra_data", {}).get("stopped_by") or []
-    if stopped_by:  # "CPU limit, cell 7": which limit, and where
-        detail += f" ({'; '.join(str(stop) for stop in stopped_by[:3])})"
-    return StudentResult(student, status, report["score"], report["max_score"], seconds, detail,
+    try:
+        report = GradeReport.from_dict(outcome["report"])
+    except (KeyError, TypeError, ValueError):
+        return StudentResult(student, "failed", None, None, seconds, "the grading worker sent no readable grade report")
+    status = "timed out" if report.execution_status == "timed out" else "graded"
+    detail = "" if report.ran_whole else f"notebook {report.execution_status}"
+    if report.stopped_by:  # "CPU limit, cell 7": which limit, and where
+        detail += f" ({'; '.join(str(stop) for stop in report.stopped_by[:3])})"
+    return StudentResult(student, status, report.score, report.max_score, seconds, detail,
                          outcome.get("grader_cpu_seconds"))
 
 
@@ -282,7 +285,7 @@ def autograde_all(course: Course, assignment: str, workers: int = course_config.
                     return
                 started = time.monotonic()
                 outcome = worker.grade(student, STUDENT_TIMEOUT_S)
-                result = result_of(course, assignment, outcome, time.monotonic() - started)
+                result = result_of(outcome, time.monotonic() - started)
                 if not outcome.get("success"):
                     result.detail = record_failure(course, assignment, result)
                 with lock:

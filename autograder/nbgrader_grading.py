@@ -37,6 +37,11 @@ PRECOMPUTED_RESULTS = "COURSE_PRECOMPUTED_RESULTS"
 HIDDEN_TESTS = re.compile(r"[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[ \t]*\n?", re.DOTALL)
 
 
+# The reports this process made, by student: a batch worker (same process, nbgrader's API) takes
+# its student's report from here and sends it on, typed, so nothing reads it back from a notebook.
+REPORTS_MADE: dict[str, GradeReport] = {}
+
+
 class GradeWithHiddenChecks(NbGraderPreprocessor):
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
         info = resources["nbgrader"]
@@ -70,6 +75,7 @@ class GradeWithHiddenChecks(NbGraderPreprocessor):
                            execution_count=cell.get("execution_count")),
             ]
         executed.metadata[GRADE_REPORT_KEY] = report.to_gradescope()
+        REPORTS_MADE[info["student"]] = report
         return executed, resources
 
 

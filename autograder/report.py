@@ -93,8 +93,19 @@ class GradeReport:
         return {check.name: check.visibility or table.get(check.name, course_config.GRADESCOPE_VISIBILITY)
                 for check in self.checks}
 
+    @property
+    def ran_whole(self) -> bool:
+        """The notebook ran to its end within every limit (else `execution_status` says what stopped it)."""
+        return self.execution_status == "completed"
+
     def to_dict(self) -> dict:
         return {**asdict(self), "score": self.score, "max_score": self.max_score}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> GradeReport:
+        """The report `to_dict` wrote (score and max_score are recomputed from the checks)."""
+        fields = {name: value for name, value in data.items() if name not in ("score", "max_score", "checks")}
+        return cls(**fields, checks=[CheckResult(**check) for check in data.get("checks", [])])
 
     def format_table(self) -> str:
         rows = [f"{'check':<44} {'points':>9}  result"]

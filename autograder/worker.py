@@ -68,6 +68,7 @@ def main(root: str, assignment: str, result_fd: int) -> int:
     import course_config
     from autograder import hand_grades
     from autograder.course import Course
+    from autograder.nbgrader_grading import REPORTS_MADE
 
     os.set_inheritable(result_fd, False)  # no kernel or other child of this process gets the pipe
     results = os.fdopen(result_fd, "w", encoding="utf-8")
@@ -81,7 +82,9 @@ def main(root: str, assignment: str, result_fd: int) -> int:
         started, cpu = time.monotonic(), time.process_time()
         autograded = course.path(course_config.AUTOGRADED_DIR, assignment, student)
         reviewed = hand_grades.reviewed_cells(course.db_url, course_config.COURSE_ID, assignment, student, autograded)
+        REPORTS_MADE.pop(student, None)
         result = api.autograde(assignment, student, force=True, create=True)
+        report = REPORTS_MADE.pop(student, None)
         if result.get("success"):
             hand_grades.restore(course.db_url, course_config.COURSE_ID, assignment, student, autograded, reviewed)
         else:
@@ -90,6 +93,7 @@ def main(root: str, assignment: str, result_fd: int) -> int:
         results.write(json.dumps({
             "student": student, "success": bool(result.get("success")),
             "error": "" if result.get("success") else failure_reason(result),
+            "report": report.to_dict() if report is not None and result.get("success") else None,
             "seconds": time.monotonic() - started, "grader_cpu_seconds": time.process_time() - cpu}) + "\n")
         results.flush()
     return 0

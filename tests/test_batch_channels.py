@@ -114,7 +114,7 @@ def test_the_batch_goes_on_after_an_unreadable_result(fake_worker, tmp_path, mon
     monkeypatch.setattr(batch.grader_data, "prepare", lambda assignment: "")
     monkeypatch.setattr(batch.hand_grades, "mark_failed", lambda *args: marked.append(args))
     monkeypatch.setattr(batch, "Worker", lambda *args: fake_worker(args[-1]))
-    monkeypatch.setattr(batch, "result_of", lambda course, assignment, outcome, seconds: (
+    monkeypatch.setattr(batch, "result_of", lambda outcome, seconds: (
         batch.StudentResult(outcome["student"], "graded", 1, 1, seconds) if outcome["success"]
         else batch.StudentResult(outcome["student"], "failed", None, None, seconds, outcome["error"])))
     results = batch.autograde_all(course, "imdb_sentiment", workers=1, force=True)

@@ -3,6 +3,7 @@ Gradescope: test_gradescope.py, the course steps: test_course_wrapper.py)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from nbgrader.api import Gradebook
 import course_config
 from autograder import batch
 from autograder.course import Course
+from autograder.report import CheckResult, GradeReport
 from autograder.samples import make_sample
 
 ASSIGNMENT = "imdb_sentiment"
@@ -105,7 +107,6 @@ def test_course_autograde_exits_non_zero_when_a_submission_is_not_graded(monkeyp
 
 def test_grade_exits_non_zero_when_the_notebook_hit_a_limit(monkeypatch, tmp_path):
     from autograder import cli
-    from autograder.report import GradeReport
 
     notebook = tmp_path / "lab.ipynb"
     notebook.write_text("{}")
@@ -116,15 +117,22 @@ def test_grade_exits_non_zero_when_the_notebook_hit_a_limit(monkeypatch, tmp_pat
 
 
 def test_the_status_line_names_the_limit_and_the_cell():
-    report = {"output": "Notebook execution: timed out.\nCPU limit: cell 7 ran past its 93 CPU s", "score": 3.0,
-              "max_score": 16.0, "extra_data": {"stopped_by": ["CPU limit, cell 7"]}}
+    report = GradeReport(ASSIGNMENT, "lab.ipynb", [CheckResult("test_a", "cell", "A", 16.0, 3.0)],
+                         execution_status="timed out", stopped_by=["CPU limit, cell 7"])
+    outcome = {"student": "ben", "success": True, "report": report.to_dict()}
+    result = batch.result_of(outcome, 12.0)
+    assert (result.status, result.score, result.max_score) == ("timed out", 3.0, 16.0)
+    assert (result.detail, result.ran_whole) == ("notebook timed out (CPU limit, cell 7)", False)
+    assert batch.result_of({"student": "ben", "success": True, "report": {"checks": "x"}}, 1.0).status == "failed"
 
-    class Reports:
-        def grade_reports(self, assignment):
-            return {"ben": report}
 
-    result = batch.result_of(Reports(), ASSIGNMENT, {"student": "ben", "success": True}, 12.0)
-    assert (result.status, result.detail, result.ran_whole) == ("timed out", "notebook timed out (CPU limit, cell 7)", False)
+def test_a_grade_report_crosses_processes_whole():
+    report = GradeReport(ASSIGNMENT, "lab.ipynb", [CheckResult("test_a", "cell_a", "A", 2.0, 2.0),
+                                                   CheckResult("test_b", "cell_b", "B", 3.0, 0.0, "wrong", "hidden")],
+                         execution_status="memory limit", execution_seconds=12.5, notes=["n"], tampering=["t"],
+                         peak_memory_gb=1.5, cpu_seconds=9.0, checks_cpu_seconds=1.0, stopped_by=["Memory limit"])
+    copied = GradeReport.from_dict(json.loads(json.dumps(report.to_dict())))
+    assert copied == report and (copied.score, copied.max_score, copied.ran_whole) == (2.0, 5.0, False)
 
 
 def test_a_gradebook_write_waits_for_another_workers_lock(tmp_path):

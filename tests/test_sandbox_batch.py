@@ -123,11 +123,25 @@ def batch(tiny_data_for_module, tmp_path_factory):
         student_submits(course, ASSIGNMENT, ATTACKER, attacker())
         course.collect(ASSIGNMENT)
         alone, _ = grade_notebook(victim(), ASSIGNMENT, f"{ASSIGNMENT}.ipynb", VICTIM)
+        # The workers send each report typed: the batch reads no autograded notebook back.
+        autograded_reads = []
+        read = nbformat.read
+        patch.setattr(nbformat, "read", lambda path, *args, **kwargs: (
+            autograded_reads.append(path) if course_config.AUTOGRADED_DIR in str(path) else None,
+            read(path, *args, **kwargs))[1])
+        patch.setattr(type(course), "grade_reports", lambda *args: pytest.fail("the batch re-read the reports"))
         results = autograde_all(course, ASSIGNMENT, workers=2)
+        assert autograded_reads == []
         course.feedback(ASSIGNMENT)
     checkout_after = subprocess.run(["git", "status", "--porcelain"], cwd=course_config.ROOT,
                                     capture_output=True, text=True).stdout
     return course, alone, results, checkout_before, checkout_after
+
+
+def test_the_reports_arrive_typed_from_the_workers(batch):
+    _, alone, results, _, _ = batch
+    by_student = {result.student: result for result in results}
+    assert (by_student[VICTIM].score, by_student[VICTIM].max_score) == (alone.score, alone.max_score)
 
 
 def kept(course, step: str, student: str) -> str:
