@@ -86,9 +86,10 @@ def read_precomputed(folder: Path, nb: NotebookNode, assignment: str, name: str)
     try:
         results = json.loads((folder / "results.json").read_text())
         tests = {test["number"]: test for test in results["tests"]}
-        status, *notes = results["output"].splitlines()
-        report.execution_status = status.removeprefix("Notebook execution: ").rstrip(".")
-        report.notes, report.execution_seconds = notes, float(results.get("execution_time", 0.0))
+        extra = results["extra_data"]  # the report's own fields (GradeReport.to_gradescope), never its text
+        report.execution_status, report.execution_seconds = str(extra["execution_status"])[:100], float(results["execution_time"])
+        report.stopped_by = [str(stop)[:200] for stop in extra.get("stopped_by") or []][:10]
+        report.notes = results["output"].splitlines()[1:]
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         tests = {}
         report.notes = ["The grading job for this submission left no readable results: grade it again."]

@@ -536,13 +536,17 @@ def test_gather_trusts_only_the_graders_table_of_checks(tmp_path):
 
     specs = read_check_specs(ASSIGNMENT)
     blank = make_sample(ASSIGNMENT, "blank")
-    (tmp_path / "results.json").write_text(json.dumps({"output": "Notebook execution: completed.", "tests": [
+    (tmp_path / "results.json").write_text(json.dumps({
+        "output": "Notebook execution: completed.", "execution_time": 12.0,
+        "extra_data": {"execution_status": "memory limit", "stopped_by": ["Memory limit"]}, "tests": [
         {"number": specs[0].name, "score": 100, "output": ""},
         {"number": specs[1].name, "score": "lots"},
         {"number": "test_extra_points", "score": 50},
     ]}))
     report, executed = read_precomputed(tmp_path, blank, ASSIGNMENT, ASSIGNMENT)
     assert report.score == specs[0].points and report.max_score == sum(s.points for s in specs)
+    # The status is the report's field, not a reading of its text.
+    assert (report.execution_status, report.stopped_by, report.ran_whole) == ("memory limit", ["Memory limit"], False)
     assert [c.source for c in executed.cells] == [c.source for c in blank.cells], "no executed notebook"
     (tmp_path / "results.json").write_text("{not json")
     report, _ = read_precomputed(tmp_path, blank, ASSIGNMENT, ASSIGNMENT)
