@@ -18,6 +18,12 @@ from autograder.github_plan import repository_name
 SHOWN = {"visible", "after_due_date"}
 
 
+def quiet(text: object) -> str:
+    """Text a submission can influence (a check's message quotes its errors), without @mentions:
+    posted with the course's token, `@someone` would notify people outside the student's repository."""
+    return str(text).replace("@", "@\u200b")
+
+
 def marker(assignment: str) -> str:
     return f"<!-- autograder-feedback: {assignment} -->"
 
@@ -39,10 +45,10 @@ def issue_body(assignment: str, report: dict | None, note: str = "", published: 
         lines.append(f"Score of the checks shown: {sum(t.get('score', 0) for t in visible):g} / "
                      f"{sum(t.get('max_score', 0) for t in visible):g}; the total comes when grades are published.")
     if shown(report.get("visibility"), published) and report.get("output"):
-        lines += ["", "```", str(report["output"]).replace("```", "'''"), "```"]
+        lines += ["", "```", quiet(report["output"]).replace("```", "'''"), "```"]
     lines += ["", "| check | points | result | message |", "| --- | --- | --- | --- |"]
     for test in visible:
-        message = " ".join(str(test.get("output", "")).split()).replace("|", "\\|")
+        message = quiet(" ".join(str(test.get("output", "")).split())).replace("|", "\\|")
         points = f"{test.get('score', 0):g} / {test.get('max_score', 0):g}"
         lines.append(f"| {test.get('name') or test.get('number')} | {points} | {test.get('status', '')} | {message} |")
     if len(visible) < len(tests):

@@ -467,6 +467,9 @@ def test_feedback_delivered_twice_updates_one_issue(tmp_path):
     assert "Not graded: nothing submitted" in ben[0]["body"]
     published = github_feedback.issue_body(ASSIGNMENT, results_json(4), published=True)
     assert "LATER-MESSAGE" in published and "SECRET" not in published
+    mentioning = results_json(4)
+    mentioning["tests"][0]["output"] = "ValueError: ask @octocat"
+    assert "@octocat" not in github_feedback.issue_body(ASSIGNMENT, mentioning), "no one is notified by a message"
 
 
 # --- the matrix job's grading command, then the gather job ----------------------------------------

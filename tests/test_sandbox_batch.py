@@ -124,11 +124,14 @@ def batch(tiny_data_for_module, tmp_path_factory):
         course.collect(ASSIGNMENT)
         alone, _ = grade_notebook(victim(), ASSIGNMENT, f"{ASSIGNMENT}.ipynb", VICTIM)
         # The workers send each report typed: the batch reads no autograded notebook back.
-        autograded_reads = []
-        read = nbformat.read
-        patch.setattr(nbformat, "read", lambda path, *args, **kwargs: (
-            autograded_reads.append(path) if course_config.AUTOGRADED_DIR in str(path) else None,
-            read(path, *args, **kwargs))[1])
+        autograded_reads, read = [], nbformat.read
+
+        def counting_read(path, *args, **kwargs):
+            if course_config.AUTOGRADED_DIR in str(path):
+                autograded_reads.append(path)
+            return read(path, *args, **kwargs)
+
+        patch.setattr(nbformat, "read", counting_read)
         patch.setattr(type(course), "grade_reports", lambda *args: pytest.fail("the batch re-read the reports"))
         results = autograde_all(course, ASSIGNMENT, workers=2)
         assert autograded_reads == []
