@@ -149,7 +149,7 @@ MAX_EXECUTED_NOTEBOOK_BYTES = 8 * 2**20
 # "after_published" or "hidden" (Gradescope's values); a check may set its own (`@check(visibility=...)`).
 GRADESCOPE_VISIBILITY = "visible"
 # Student code runs as this user (a name, or a bare uid), in its own namespaces, when the grader
-# runs as root (see autograder/sandbox.py).
+# runs as root (see autograder/sandbox/namespaces.py).
 SANDBOX_USER = os.environ.get("COURSE_SANDBOX_USER", "nobody")
 # Processes and threads of one submission: a kernel training with TensorFlow uses about 30.
 MAX_PROCESSES = int(_number("COURSE_MAX_PROCESSES", 256))

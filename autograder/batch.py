@@ -29,9 +29,11 @@ import psutil
 from tqdm import tqdm
 
 import course_config
-from autograder import grader_data, hand_grades, resources
+from autograder import grader_data, hand_grades
+from autograder.checks import load_lab
 from autograder.course import Course, nbgrader_environment
 from autograder.report import GradeReport
+from autograder.sandbox import cgroups
 
 # A last resort per student, past every wall-clock backstop: the notebook's ceiling, the checks'
 # calls and the grader's training, start-up.
@@ -89,13 +91,13 @@ def plan_memory(requested: int, submissions: int) -> MemoryPlan:
     core and per submission. `requested` > 0 asks for that many workers: the kernel's limit is then
     lowered to fit them, but not under MEMORY_PER_SUBMISSION_GB (the reference runs in it), and
     fewer workers start if even that does not fit."""
-    usable = min(psutil.virtual_memory().available / 2**30, resources.usable_memory_gb())
+    usable = min(psutil.virtual_memory().available / 2**30, cgroups.usable_memory_gb())
     worker, full = course_config.WORKER_MEMORY_GB, course_config.MEMORY_LIMIT_GB
     if requested > 0:
         least = min(course_config.MEMORY_PER_SUBMISSION_GB, full)
         workers = min(requested, submissions, int(usable // (least + worker)))
     else:
-        workers = min(resources.cpu_count(), submissions, int(usable // (full + worker)))
+        workers = min(cgroups.cpu_count(), submissions, int(usable // (full + worker)))
     workers = max(1, workers)
     kernel = min(full, math.floor((usable / workers - worker) * 10) / 10)
     # One worker on a machine too small for it: its kernel still gets 1 GB (the header warns).
@@ -260,12 +262,12 @@ def autograde_all(course: Course, assignment: str, workers: int = course_config.
     if not students:
         print(f"No submissions of {assignment} to grade in {course.root / course_config.SUBMITTED_DIR}.")
         return []
-    problem = grader_data.prepare(assignment)  # once, before workers would each build the caches
+    problem = grader_data.prepare(load_lab(assignment).data)  # once, before workers would each build the caches
     if problem:
         print(problem)
     plan = plan_memory(workers, len(students))
     workers = plan.workers
-    threads = max(1, resources.cpu_count() // workers)
+    threads = max(1, cgroups.cpu_count() // workers)
     print(f"Autograding {len(students)} submissions of {assignment}: {workers} workers × {threads} threads; "
           f"{plan.describe()}")
     logs = course_config.ROOT / "build" / "logs"

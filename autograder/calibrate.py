@@ -1,14 +1,15 @@
-"""Measure the reference solution under the grader's protocol over many seeds.
+"""Measure the reference solution: its graded figures over many seeds, and its time.
 
 `python -m autograder calibrate --assignment imdb_sentiment --seeds 30 --out calibration/imdb_sentiment.json`
 serves the reference functions from a kernel holding the source notebook's definitions, exactly
 as a student's kernel serves theirs, runs the lab's `calibration_run` once per seed, and writes the
-figures with their summary; the thresholds in course_config.py are set from them with a margin.
+figures with their summary; the thresholds in each lab's module are set from them with a margin.
+`calibrate-timing` grades the reference once and stores its CPU time, from which timing.py
+derives the lab's time limits.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import statistics
@@ -19,17 +20,21 @@ from pathlib import Path
 import nbformat
 
 import course_config
-from autograder import grader_data
-from autograder.checkrun import Submission
-from autograder.kernel import KernelSession
+from autograder import grader_data, timing
+from autograder.checks.submission import Submission
+from autograder.checks import load_lab
+from autograder.grade import run_submission
+from autograder.samples import make_sample
+from autograder.kernel.session import KernelSession
 
 
 def calibrate(assignment: str, seeds: int) -> dict:
     """Each lab's check module says what to measure: `calibration_run(reference, data, seed)`
     returns named figures (test accuracy, overfitting gaps...) from the grader's own runs."""
     source = course_config.ROOT / course_config.SOURCE_DIR / assignment / f"{assignment}.ipynb"
-    checks = importlib.import_module(f"autograder.checks.{assignment}")
-    data = grader_data.dataset_of(assignment).load()
+    lab = load_lab(assignment)
+    checks = lab.module()
+    data = grader_data.load(lab.data)
     runs, seconds = [], []
     with tempfile.TemporaryDirectory(prefix="autograder-calibrate-") as folder:
         os.chmod(folder, 0o711)
@@ -47,7 +52,7 @@ def calibrate(assignment: str, seeds: int) -> dict:
         metrics[name] = {"values": values, "mean": statistics.mean(values),
                          "std": statistics.stdev(values) if len(values) > 1 else 0.0,
                          "min": min(values), "max": max(values)}
-    return {"assignment": assignment, "protocol": checks.PROTOCOL, "threads": course_config.NUM_THREADS,
+    return {"assignment": assignment, "protocol": lab.protocol, "threads": course_config.NUM_THREADS,
             "metrics": metrics, "mean_seconds_per_run": statistics.mean(seconds)}
 
 
@@ -59,3 +64,29 @@ def write_calibration(assignment: str, seeds: int, out: Path) -> dict:
         print(f"{name}: mean {figures['mean']:.4f}, std {figures['std']:.4f}, min {figures['min']:.4f}, "
               f"max {figures['max']:.4f} over {seeds} seeds")
     return summary
+
+
+def measure_timing(assignment: str) -> dict:
+    """Grade the reference notebook with the flat limits; its cells' and checks' CPU and wall seconds."""
+    lab = load_lab(assignment)
+    grader_data.prepare(lab.data)
+    execution, outcomes, submission = run_submission(make_sample(assignment, "reference"), lab, timing.flat_limits())
+    failed = sorted(name for name, outcome in outcomes.items() if not outcome["passed"])
+    if execution.status != "completed" or execution.errors or failed:
+        raise RuntimeError(f"The reference did not run cleanly: {execution.status}, {execution.errors[:3]}, failed {failed}")
+    if execution.cpu_seconds is None:
+        raise RuntimeError("Timing needs the kernel's CPU time: run it as root where cgroups can be made.")
+    return {"assignment": assignment, "threads": course_config.NUM_THREADS,
+            "cells_cpu": {key: round(seconds, 2) for key, seconds in execution.cell_cpu_seconds.items()},
+            "notebook_cpu_seconds": round(execution.cpu_seconds, 1),
+            "calls_cpu_seconds": round(submission.calls_used, 1),
+            "training_cpu_seconds": round(submission.training_used, 1),
+            "cells": {key: round(seconds, 2) for key, seconds in execution.cell_seconds.items()},
+            "notebook_seconds": round(execution.seconds, 1),
+            "checks": {name: round(outcome["seconds"], 2) for name, outcome in outcomes.items()}}
+
+
+def write_timing(assignment: str) -> Path:
+    path = timing.timing_path(assignment)
+    path.write_text(json.dumps(measure_timing(assignment), indent=2) + "\n")
+    return path

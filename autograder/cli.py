@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         write_calibration(args.assignment, args.seeds, args.out)
         return 0
     if args.command == "calibrate-timing":
-        from autograder.timing import write_timing
+        from autograder.calibrate import write_timing
 
         course_config.TRAINING_CACHE_DIR = ""  # measure the grader's training, never a cache hit
         print(write_timing(args.assignment).read_text())

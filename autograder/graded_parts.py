@@ -13,7 +13,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.checks import read_check_specs
+from autograder.checks import load_lab
 from labtools.check import section_of
 
 BEGIN = "<!-- graded parts: written by `course generate` from the lab's hidden checks; do not edit -->"
@@ -21,7 +21,7 @@ END = "<!-- end of graded parts -->"
 
 
 def render(assignment: str, notebook: nbformat.NotebookNode) -> str:
-    specs = read_check_specs(assignment)
+    specs = load_lab(assignment).checks
     rows, automatic, by_hand = [], 0.0, 0.0
     for index, cell in enumerate(notebook.cells):
         meta = cell.metadata.get("nbgrader", {})

@@ -7,6 +7,7 @@ once. Keras casts each batch to float32, so the results are the same as with flo
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -19,7 +20,6 @@ from typing import Callable
 import numpy as np
 
 import course_config
-from autograder.checks import declared
 from labtools import imdb, mnist
 
 
@@ -91,7 +91,8 @@ def load_mnist_data() -> MnistData:
 class Dataset:
     """What a lab reads, in the student's kernel (labtools' caches) and in the checks (the grader's
     arrays): the function that builds both, the data files they are built from, and the
-    course_config setting that chooses the source. A lab names its data set in its module (DATA)."""
+    course_config setting that chooses the source. A lab names its data set in its module (DATA,
+    `Lab.data`)."""
 
     load: Callable[[], object]
     files: Callable[[], Path]
@@ -104,24 +105,25 @@ DATASETS = {
 }
 
 
-def dataset_of(assignment: str) -> Dataset | None:
-    name = declared(assignment, "DATA")
-    return None if name is None else DATASETS[name]
+@functools.lru_cache(maxsize=None)
+def load(name: str):
+    """A data set's arrays, loaded once per grading process (a batch worker grades many submissions)."""
+    return DATASETS[name].load()
 
 
-def prepare(assignment: str) -> str | None:
-    """Build the lab's caches before grading, readable by the sandbox user; return a problem or None.
+def prepare(name: str | None) -> str | None:
+    """Build a data set's caches before grading, readable by the sandbox user; return a problem or None.
 
     The student's kernel runs as a user that cannot write to the course folder, so it must find
     the caches ready. A child process builds them, so the grader never holds the data itself; a
     stamp file names the data files they were built from, so a batch pays for this once.
     """
-    if dataset_of(assignment) is None:
+    if name is None:
         return None
-    stamp = course_config.CACHE_DIR / f"{assignment}.prepared"
-    if stamp.is_file() and stamp.read_text() == _stamp_text(assignment):
+    stamp = course_config.CACHE_DIR / f"{name}.prepared"
+    if stamp.is_file() and stamp.read_text() == _stamp_text(name):
         return None
-    process = subprocess.run([sys.executable, "-m", "autograder.grader_data", assignment],
+    process = subprocess.run([sys.executable, "-m", "autograder.grader_data", name],
                              capture_output=True, text=True)
     if process.returncode != 0:
         lines = process.stderr.strip().splitlines() or [f"exit status {process.returncode}"]
@@ -129,12 +131,12 @@ def prepare(assignment: str) -> str | None:
     return None
 
 
-def _stamp_text(assignment: str) -> str:
-    dataset = dataset_of(assignment)
+def _stamp_text(name: str) -> str:
+    dataset = DATASETS[name]
     path = dataset.files()
     stat = path.stat() if path.exists() else None
     source = getattr(course_config, dataset.source_setting)
-    return json.dumps([assignment, source, str(path), stat and [stat.st_size, stat.st_mtime_ns]])
+    return json.dumps([name, source, str(path), stat and [stat.st_size, stat.st_mtime_ns]])
 
 
 def share_cache() -> None:
@@ -152,7 +154,7 @@ def share_cache() -> None:
 
 
 if __name__ == "__main__":
-    lab = sys.argv[1]
-    dataset_of(lab).load()
-    (course_config.CACHE_DIR / f"{lab}.prepared").write_text(_stamp_text(lab))
+    data_set = sys.argv[1]
+    DATASETS[data_set].load()
+    (course_config.CACHE_DIR / f"{data_set}.prepared").write_text(_stamp_text(data_set))
     share_cache()

@@ -13,7 +13,7 @@ Settings to choose on the assignment's pages (README, *Gradescope*):
   every submission gets a result per check.
 - **CPU and memory**: at least 1 CPU and 6 GB (the IMDB reference: 2.35 GB for the grader and
   1.95 GB for the kernel). The kernel's memory limit is the container's memory less the grader's
-  share, its threads the container's CPUs (`resources.py`).
+  share, its threads the container's CPUs (`sandbox/cgroups.py`).
 
 The lab's data travel in the zip (`data/`) and setup.sh builds their caches, so no submission
 waits for them; both scripts force the archive source (COURSE_*_SOURCE=archive) so that grader and
@@ -30,6 +30,7 @@ from pathlib import Path
 
 import course_config
 from autograder import timing
+from autograder.checks import load_lab
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 # The grader and what it needs (the lab's release: tamper detection compares with it); tests,
@@ -94,11 +95,12 @@ def build_autograder_zip(assignment: str, out: Path, timeout_minutes: int = DEFA
 
 def lab_data_files(assignment: str) -> list[Path]:
     """The data files the lab reads (from course_config.DATA_DIR), which the zip carries."""
-    from autograder.grader_data import dataset_of
+    from autograder.grader_data import DATASETS
 
-    dataset = dataset_of(assignment)
-    if dataset is None:
+    name = load_lab(assignment).data
+    if name is None:
         return []
+    dataset = DATASETS[name]
     path = dataset.files()
     files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
     if not files or not all(f.is_file() for f in files):
@@ -133,7 +135,7 @@ def run_limits(assignment: str, timeout_s: float, usable_memory_gb: float, cpu_q
     (Gradescope's default is half) makes each CPU second take 1/quota wall-clock seconds: the
     notebook's ceiling is what the checks, start and margin leave of the timeout at that pace, at
     most the course's own. Where the container has no cgroups to count CPU time, the grader's
-    speed probe (timing.speed_factor) stretches the wall-clock limits by the same slowdown.
+    speed probe (kernel/speed.py) stretches the wall-clock limits by the same slowdown.
     """
     slowdown = slowdown_of(cpu_quota)
     notebook = min(course_config.NOTEBOOK_TIMEOUT_S,
@@ -150,17 +152,15 @@ def run_limits(assignment: str, timeout_s: float, usable_memory_gb: float, cpu_q
 
 def write_fallback(assignment: str, out: Path, status: str, message: str) -> None:
     """Every check at zero with `message`, unless grading already wrote its results."""
-    from autograder.checks import read_check_specs
-    from autograder.report import CheckResult, GradeReport
+    from autograder.report import GradeReport
 
     try:
         json.loads(out.read_text())["tests"]
         return
     except (OSError, ValueError, KeyError, TypeError):
         pass
-    report = GradeReport(assignment, f"{assignment}.ipynb", execution_status=status, notes=[message])
-    report.checks = [CheckResult(s.name, s.cell, s.description, s.points, 0.0, message, s.visibility)
-                     for s in read_check_specs(assignment)]
+    report = GradeReport(assignment, f"{assignment}.ipynb", load_lab(assignment).zeros(message),
+                         execution_status=status, notes=[message])
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report.to_gradescope(), indent=2) + "\n")
 
@@ -185,16 +185,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.step == "prepare":
         from autograder import grader_data
 
-        problem = grader_data.prepare(args.assignment)
+        problem = grader_data.prepare(load_lab(args.assignment).data)
         print(problem or f"{args.assignment}: data and caches ready in {course_config.CACHE_DIR}", file=sys.stderr)
         return 1 if problem else 0
     if args.step == "fallback":
         write_fallback(args.assignment, args.out, args.status, args.message)
         return 0
-    from autograder import resources
+    from autograder.sandbox import cgroups
 
-    usable = resources.usable_memory_gb()
-    limits = run_limits(args.assignment, args.timeout_minutes * 60, usable, resources.cpu_quota(), resources.cpu_count())
+    usable = cgroups.usable_memory_gb()
+    limits = run_limits(args.assignment, args.timeout_minutes * 60, usable, cgroups.cpu_quota(), cgroups.cpu_count())
     if usable - GRADER_MEMORY_GB < course_config.MEMORY_PER_SUBMISSION_GB:
         print(f"warning: this container has {usable:.1f} GB; grading the reference needs "
               f"{course_config.MEMORY_PER_SUBMISSION_GB + GRADER_MEMORY_GB:g} GB (Autograder Settings)", file=sys.stderr)

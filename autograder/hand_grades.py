@@ -1,8 +1,20 @@
-"""Regrading keeps the instructor's hand grades where the student's answer did not change.
+"""Hand grades survive a regrade of an unchanged answer; a failed autograde shows as not graded.
 
-nbgrader's autograde marks every cell that has a manual score as "needs manual grade" again
-(SaveAutoGrades), so a regrade after a grader fix would send every hand-graded answer back to
-the grading queue. Here a cell that was graded by hand and is unchanged since stays graded.
+nbgrader's autograde marks every cell that has a manual score as "needs manual grade" again (its
+SaveAutoGrades step), so a regrade after a grader fix would send every hand-graded answer back to
+the grading queue. `SaveAutoGradesKeepingHandGrades` takes that step's place in nbgrader's
+Autograde (nbgrader_settings.py), so every autograde passes through it: `course autograde` (the
+batch workers call nbgrader's API), `nbgrader autograde` run by hand, the formgrader's Autograde
+button and the GitHub gather job. At each autograde it records a fingerprint of each graded
+cell's answer in the gradebook (table `course_graded_answer`, by nbgrader's grade id); at the
+next, a cell graded by hand since then whose answer has the same fingerprint stays graded.
+
+The fingerprint lives in the gradebook rather than being read back from the previous autograded
+notebook: nbgrader deletes that folder before any step it lets a config add runs
+(Autograde.init_destination), and a gradebook may travel without it (the GitHub artifact). A
+written answer's fingerprint is its own text; a test cell whose points the instructor overrode
+never changes itself, so its fingerprint is every answer of the notebook and its new automatic
+score. A gradebook from before this step has no fingerprints: its hand grades are queued once.
 
 When an autograde fails (nbgrader refuses the submission: "Inconsistent checksums", an unreadable
 notebook; or the worker timed out or died), nbgrader leaves the previous submission's grades in
@@ -12,54 +24,49 @@ for a student with nothing to grade).
 
 from __future__ import annotations
 
-from pathlib import Path
+import hashlib
 
-import nbformat
+from nbconvert.exporters.exporter import ResourcesDict
+from nbformat import NotebookNode
 from nbgrader.api import Gradebook, InvalidEntry, MissingEntry
+from nbgrader.preprocessors import SaveAutoGrades
+from nbgrader.utils import is_solution
+from sqlalchemy import Column, MetaData, String, Table, delete, insert, select
+
+GRADED_ANSWERS = Table("course_graded_answer", MetaData(),
+                       Column("grade_id", String(32), primary_key=True),
+                       Column("fingerprint", String(64), nullable=False))
 
 
-def _cell_sources(notebook_dir: Path) -> dict[tuple[str, str], str]:
-    sources = {}
-    for path in notebook_dir.glob("*.ipynb"):
-        for cell in nbformat.read(path, as_version=4).cells:
-            grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-            if grade_id:
-                sources[(path.stem, grade_id)] = cell.source
-    return sources
+def answer_fingerprint(cell: NotebookNode, answers: list[str], auto_score: float | None) -> str:
+    """What a hand grade of this cell judged: a written answer's text; for a test cell, every
+    answer of the notebook and the score the checks gave them."""
+    parts = [cell.source] if is_solution(cell) else [cell.source, *answers, repr(auto_score)]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
-def reviewed_cells(db_url: str, course_id: str, assignment: str, student: str,
-                   autograded_dir: Path) -> dict[tuple[str, str], str]:
-    """(notebook, grade id) → source of each cell the instructor has graded by hand, before a regrade."""
-    if not autograded_dir.is_dir():
-        return {}
-    sources = _cell_sources(autograded_dir)
-    with Gradebook(db_url, course_id) as gradebook:
-        try:
-            submission = gradebook.find_submission(assignment, student)
-        except MissingEntry:
-            return {}
-        return {(nb.name, grade.name): sources[(nb.name, grade.name)]
-                for nb in submission.notebooks for grade in nb.grades
-                if grade.manual_score is not None and not grade.needs_manual_grade
-                and (nb.name, grade.name) in sources}
+class SaveAutoGradesKeepingHandGrades(SaveAutoGrades):
+    """nbgrader's SaveAutoGrades, except that a cell graded by hand whose answer did not change
+    since its last autograde stays graded."""
 
+    def preprocess(self, nb: NotebookNode, resources: ResourcesDict) -> tuple[NotebookNode, ResourcesDict]:
+        self.answers = [cell.source for cell in nb.cells if is_solution(cell)]
+        return super().preprocess(nb, resources)
 
-def restore(db_url: str, course_id: str, assignment: str, student: str, autograded_dir: Path,
-            reviewed: dict[tuple[str, str], str]) -> int:
-    """Mark the unchanged hand-graded cells as graded again; return how many."""
-    if not reviewed:
-        return 0
-    sources = _cell_sources(autograded_dir)
-    kept = 0
-    with Gradebook(db_url, course_id) as gradebook:
-        for (notebook, grade_id), source in reviewed.items():
-            if sources.get((notebook, grade_id)) == source:
-                grade = gradebook.find_grade(grade_id, notebook, assignment, student)
-                grade.needs_manual_grade = False
-                kept += 1
-        gradebook.db.commit()
-    return kept
+    def _add_score(self, cell: NotebookNode, resources: ResourcesDict) -> None:
+        grade = self.gradebook.find_grade(cell.metadata.nbgrader["grade_id"], self.notebook_id,
+                                          self.assignment_id, self.student_id)
+        graded_by_hand = grade.manual_score is not None and not grade.needs_manual_grade
+        super()._add_score(cell, resources)  # needs_manual_grade again wherever a manual score is
+        fingerprint = answer_fingerprint(cell, self.answers, grade.auto_score)
+        db = self.gradebook.db
+        GRADED_ANSWERS.create(db.connection(), checkfirst=True)  # in this transaction: no second writer
+        recorded = db.scalar(select(GRADED_ANSWERS.c.fingerprint).where(GRADED_ANSWERS.c.grade_id == grade.id))
+        if graded_by_hand and recorded == fingerprint:
+            grade.needs_manual_grade = False
+        db.execute(delete(GRADED_ANSWERS).where(GRADED_ANSWERS.c.grade_id == grade.id))
+        db.execute(insert(GRADED_ANSWERS).values(grade_id=grade.id, fingerprint=fingerprint))
+        db.commit()
 
 
 def mark_failed(db_url: str, course_id: str, assignment: str, student: str, reason: str) -> None:

@@ -27,22 +27,22 @@ from nbformat import NotebookNode
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import NbGraderPreprocessor
 from nbgrader.utils import is_grade
+from traitlets import Callable
 
 from autograder.course import GRADE_REPORT_KEY
-from autograder.checks import read_check_specs
+from autograder.checks import load_lab
 from autograder.grade import grade_notebook
-from autograder.report import CheckResult, GradeReport
+from autograder.report import GradeReport
 
 PRECOMPUTED_RESULTS = "COURSE_PRECOMPUTED_RESULTS"
 HIDDEN_TESTS = re.compile(r"[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[ \t]*\n?", re.DOTALL)
 
 
-# The reports this process made, by student: a batch worker (same process, nbgrader's API) takes
-# its student's report from here and sends it on, typed, so nothing reads it back from a notebook.
-REPORTS_MADE: dict[str, GradeReport] = {}
-
-
 class GradeWithHiddenChecks(NbGraderPreprocessor):
+    # A batch worker (nbgrader's API in its own process) is handed each report, typed, and sends it
+    # on, so that nothing reads a report back from a notebook.
+    on_report = Callable(None, allow_none=True, help="called with (student, GradeReport)").tag(config=True)
+
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
         info = resources["nbgrader"]
         # nbgrader has put the hidden-test blocks back into the test cells: take them out before
@@ -75,7 +75,8 @@ class GradeWithHiddenChecks(NbGraderPreprocessor):
                            execution_count=cell.get("execution_count")),
             ]
         executed.metadata[GRADE_REPORT_KEY] = report.to_gradescope()
-        REPORTS_MADE[info["student"]] = report
+        if self.on_report is not None:
+            self.on_report(info["student"], report)
         return executed, resources
 
 
@@ -93,14 +94,14 @@ def read_precomputed(folder: Path, nb: NotebookNode, assignment: str, name: str)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         tests = {}
         report.notes = ["The grading job for this submission left no readable results: grade it again."]
-    for spec in read_check_specs(assignment):
+    for spec in load_lab(assignment).checks:
         test = tests.get(spec.name)
         try:
             score = min(max(float(test["score"]), 0.0), spec.points)
             message = str(test.get("output", ""))
         except (TypeError, KeyError, ValueError, AttributeError):
             score, message = 0.0, "This check did not run."
-        report.checks.append(CheckResult(spec.name, spec.cell, spec.description, spec.points, score, message[:600]))
+        report.checks.append(spec.result(score, message[:600]))
     return report, with_outputs_of(folder / f"{name}.ipynb", nb)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import course_config
-from autograder.kernel import KERNEL_ARGUMENTS
+from autograder.kernel.session import KERNEL_ARGUMENTS
 
 
 def configure(c) -> None:
@@ -24,14 +24,17 @@ def configure(c) -> None:
     c.Execute.timeout = course_config.CELL_TIMEOUT_S
     c.Execute.extra_arguments = KERNEL_ARGUMENTS
     # Autograding runs the course grader (one execution, hidden checks in a separate process)
-    # in place of nbgrader's in-kernel Execute step; the other steps are nbgrader's defaults.
+    # in place of nbgrader's in-kernel Execute step, and saves grades keeping the hand grades of
+    # unchanged answers (hand_grades.py) in place of SaveAutoGrades: every autograde (course
+    # autograde, nbgrader autograde, the formgrader, the GitHub gather) passes through both.
+    # The other steps are nbgrader's defaults.
     from nbconvert.preprocessors import ClearMetadataPreprocessor
-    from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern,
-                                        LimitOutput, SaveAutoGrades)
+    from nbgrader.preprocessors import AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput
 
+    from autograder.hand_grades import SaveAutoGradesKeepingHandGrades
     from autograder.nbgrader_grading import GradeWithHiddenChecks
 
     c.Autograde.autograde_preprocessors = [
         GradeWithHiddenChecks, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
-        SaveAutoGrades, AssignLatePenalties, CheckCellMetadata,
+        SaveAutoGradesKeepingHandGrades, AssignLatePenalties, CheckCellMetadata,
     ]

@@ -15,7 +15,7 @@ class CheckResult:
     points: float
     score: float
     message: str = ""
-    visibility: str | None = None  # Gradescope's; None: as the lab's check table says
+    visibility: str = course_config.GRADESCOPE_VISIBILITY  # when Gradescope shows it (CheckSpec.visibility)
 
     @property
     def passed(self) -> bool:
@@ -54,7 +54,6 @@ class GradeReport:
     def to_gradescope(self) -> dict:
         """Gradescope's autograder results format."""
         notes = "\n".join(self.notes + [f"Changed by the student: {t}" for t in self.tampering])
-        visibility = self._visibilities()
         return {
             "score": self.score,
             "max_score": self.max_score,
@@ -74,24 +73,11 @@ class GradeReport:
                     "status": "passed" if check.passed else "failed",
                     "output": check.message,
                     "tags": [check.cell],
-                    "visibility": visibility[check.name],
+                    "visibility": check.visibility,
                 }
                 for check in self.checks
             ],
         }
-
-    def _visibilities(self) -> dict[str, str]:
-        """Each check's visibility: its own, else the lab's check table's, else the course default."""
-        table = {}
-        if any(check.visibility is None for check in self.checks):
-            from autograder.checks import read_check_specs
-
-            try:
-                table = {spec.name: spec.visibility for spec in read_check_specs(self.assignment)}
-            except ValueError:  # not a lab of this course
-                pass
-        return {check.name: check.visibility or table.get(check.name, course_config.GRADESCOPE_VISIBILITY)
-                for check in self.checks}
 
     @property
     def ran_whole(self) -> bool:

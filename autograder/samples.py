@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 
 import course_config
-from autograder.checks import declared
+from autograder.checks import load_lab
 
 SOLUTION_BLOCK = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.MULTILINE)
 
@@ -43,7 +43,7 @@ def make_sample(assignment: str, kind: str) -> nbformat.NotebookNode:
     if kind == "blank":
         return release
     solutions = solution_sources(assignment)
-    spec = declared(assignment, "SAMPLES").get(kind, {"fill": list(solutions), "mistakes": {}})
+    spec = load_lab(assignment).samples.get(kind, {"fill": list(solutions), "mistakes": {}})
     fill, mistakes = set(spec["fill"]), spec["mistakes"]
     sample = copy.deepcopy(release)
     for cell in sample.cells:

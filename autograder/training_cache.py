@@ -19,7 +19,7 @@ sandboxed kernel cannot see (checked against the sandbox's own mounts; a folder 
 not used). Entries are written to a temporary file and renamed into place, so parallel batch
 workers never see half an entry; an entry that does not parse, belongs to another key or has the
 wrong shape is ignored and recomputed. A hit trains nothing, so it charges nothing to the
-submission's training budget (checkrun.Submission.fit), and identical models get identical
+submission's training budget (checks/submission.py: Submission.fit), and identical models get identical
 verdicts by construction. Clear it by deleting the folder.
 """
 
@@ -58,11 +58,11 @@ def folder() -> Path | None:
 
 
 def _visible_to_kernel(path: Path) -> bool:
-    """Whether the kernel's sandbox (autograder/sandbox.py's bubblewrap mounts) would show `path`."""
-    from autograder import sandbox
+    """Whether the kernel's sandbox (autograder/sandbox/namespaces.py's bubblewrap mounts) would show `path`."""
+    from autograder.sandbox import namespaces
 
     try:
-        args = sandbox._bwrap(Path("/nonexistent/kernel"), Path("/nonexistent/inputs"))
+        args = namespaces._bwrap(Path("/nonexistent/kernel"), Path("/nonexistent/inputs"))
         shown = [Path(args[i + 1]).resolve() for i, arg in enumerate(args[:-1]) if arg in ("--ro-bind", "--bind")]
     except Exception:  # the sandbox's mounts could not be listed: the folders it is known to show
         shown = [Path(p).resolve() for p in ("/usr", "/etc", sys.prefix, sys.base_prefix, course_config.DATA_DIR,

@@ -10,7 +10,6 @@ No student code runs here (see grade.py), so one process serves a batch.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import re
@@ -18,23 +17,27 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
     from nbgrader.apps import NbGraderAPI
 
     from autograder.course import Course
+    from autograder.report import GradeReport
 
 
 def warm_up(assignment: str) -> None:
-    """Import the checks and load the lab's data (cached for every later submission)."""
-    checks = importlib.import_module(f"autograder.checks.{assignment}")
-    for name in dir(checks):
-        if name.startswith("cached_"):
-            getattr(checks, name)()
+    """Import the checks and load the lab's data (kept for every later submission)."""
+    from autograder import grader_data
+    from autograder.checks import load_lab
+
+    lab = load_lab(assignment)
+    lab.module()
+    if lab.data is not None:
+        grader_data.load(lab.data)
 
 
-def nbgrader_api(course: Course) -> NbGraderAPI:
+def nbgrader_api(course: Course, on_report: Callable[[str, GradeReport], None] | None = None) -> NbGraderAPI:
     from nbgrader.apps import NbGraderAPI
     from traitlets.config import Config
 
@@ -47,6 +50,7 @@ def nbgrader_api(course: Course) -> NbGraderAPI:
     config.CourseDirectory.db_url = course.db_url
     config.Exchange.root = str(course.exchange)
     config.CourseDirectory.course_id = course_config.COURSE_ID
+    config.GradeWithHiddenChecks.on_report = on_report
     return NbGraderAPI(config=config)
 
 
@@ -65,29 +69,23 @@ def failure_reason(result: dict) -> str:
 
 
 def main(root: str, assignment: str, result_fd: int) -> int:
-    import course_config
-    from autograder import hand_grades
     from autograder.course import Course
-    from autograder.nbgrader_grading import REPORTS_MADE
 
     os.set_inheritable(result_fd, False)  # no kernel or other child of this process gets the pipe
     results = os.fdopen(result_fd, "w", encoding="utf-8")
     course = Course(Path(root))
-    api = nbgrader_api(course)
+    reports: dict[str, GradeReport] = {}
+    api = nbgrader_api(course, on_report=reports.__setitem__)
     threading.Thread(target=warm_up, args=(assignment,), daemon=True).start()
     for line in sys.stdin:
         student = line.strip()
         if not student:
             continue
         started, cpu = time.monotonic(), time.process_time()
-        autograded = course.path(course_config.AUTOGRADED_DIR, assignment, student)
-        reviewed = hand_grades.reviewed_cells(course.db_url, course_config.COURSE_ID, assignment, student, autograded)
-        REPORTS_MADE.pop(student, None)
-        result = api.autograde(assignment, student, force=True, create=True)
-        report = REPORTS_MADE.pop(student, None)
-        if result.get("success"):
-            hand_grades.restore(course.db_url, course_config.COURSE_ID, assignment, student, autograded, reviewed)
-        else:
+        reports.pop(student, None)
+        result = api.autograde(assignment, student, force=True, create=True)  # keeps hand grades: hand_grades.py
+        report = reports.pop(student, None)
+        if not result.get("success"):
             print((result.get("log") or "")[-5000:] + (result.get("error") or ""), file=sys.stderr, flush=True)
         # The grader's own CPU time (all its threads, not the student's kernel): its cost per submission.
         results.write(json.dumps({

@@ -2,7 +2,7 @@
 
 Each grader's kernel trains with NUM_THREADS threads, so two of them and the loops ask for four
 times the machine's cores. The grade must be the reference's full marks, as on a quiet machine:
-limits count the kernel's CPU time (autograder/kernel.py), and its wall-clock time only stretches.
+limits count the kernel's CPU time (autograder/kernel/session.py), and its wall-clock time only stretches.
 
     python -m bench.busy_machine [--assignment imdb_sentiment]
 """

@@ -56,6 +56,7 @@ import psutil
 import course_config
 from autograder import grader_data
 from autograder.batch import autograde_all, choose_workers
+from autograder.checks import load_lab
 from autograder.course import Course
 from autograder.nbgrader_grading import HIDDEN_TESTS
 from autograder.samples import make_sample, notebook_path, solution_sources
@@ -391,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="grade only these submissions (comma-separated names)")
     args = parser.parse_args(argv)
 
-    problem = grader_data.prepare(ASSIGNMENT)  # the data caches all three runs read
+    problem = grader_data.prepare(load_lab(ASSIGNMENT).data)  # the data caches all three runs read
     if problem:
         print(problem)
         return 1

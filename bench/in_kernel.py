@@ -3,7 +3,7 @@
 Benchmark only. The stock run's test cells call `cell_points(...)`, which runs the checks of that
 cell in the kernel itself and shows the points earned as the cell's value (nbgrader's partial
 credit). The functions are called directly in the kernel's namespace and their results go through
-the same encoding and validation as the course grader's (`kernel_stub.py`, `wire.py`), so both runs
+the same encoding and validation as the course grader's (`kernel/server.py`, `kernel/wire.py`), so both runs
 grade the same things, with nbgrader's own weaknesses intact: one kernel for the notebook and the
 tests, grader state in reach of student code, no sandbox.
 """
@@ -14,14 +14,12 @@ import contextlib
 import io
 import tempfile
 from pathlib import Path
-from unittest import mock
 
-import pytest
-
-from autograder import wire
-from autograder.checkrun import CheckInputs, ResultCollector, StudentCodeError, pytest_arguments
-from autograder.checks import common, read_check_specs
-from autograder.kernel import MIME, STUB_SOURCE, ArgumentWriter
+from autograder.checkrun import run_checks
+from autograder.checks.submission import StudentCodeError
+from autograder.checks import common, load_lab
+from autograder.kernel import server, wire
+from autograder.kernel.wire import ArgumentWriter
 
 
 class InKernelSubmission:
@@ -32,11 +30,7 @@ class InKernelSubmission:
         self.arguments = ArgumentWriter(Path(tempfile.mkdtemp(prefix="in-kernel-")))
 
     def _serve(self, request: dict):
-        replies, scope = [], {}
-        exec(STUB_SOURCE, scope)
-        with mock.patch("IPython.display.display", lambda data, raw=False: replies.append(data)):
-            scope["_autograder_serve"](request, self.namespace)
-        return wire.decode(replies[-1][MIME], weights=request.get("weights") is True)
+        return wire.decode(server.answer(request, self.namespace), weights=request.get("weights") is True)
 
     def function(self, name: str, *, weights: bool = False, **_):
         def call(*args, **kwargs):
@@ -60,10 +54,9 @@ class InKernelSubmission:
 def cell_points(assignment: str, cell: str, namespace: dict) -> float:
     """Run the checks of one test cell on the kernel's objects; return the points they earn."""
     common.deterministic_threads = lambda: None  # TensorFlow already runs in this kernel: too late to set
-    specs = [spec for spec in read_check_specs(assignment) if spec.cell == cell]
-    CheckInputs.submission = InKernelSubmission(namespace)
-    collector = ResultCollector()
+    lab = load_lab(assignment)
+    specs = [spec for spec in lab.checks if spec.cell == cell]
     # nbgrader gives no points to a cell that wrote to stderr; pytest's progress line is noise here.
-    with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
-        pytest.main(pytest_arguments(assignment, [spec.name for spec in specs]), plugins=[collector])
-    return float(sum(spec.points for spec in specs if collector.results.get(spec.name, {}).get("passed")))
+    with contextlib.redirect_stderr(io.StringIO()):
+        results = run_checks(lab, InKernelSubmission(namespace), [spec.name for spec in specs])
+    return float(sum(spec.points for spec in specs if results.get(spec.name, {}).get("passed")))

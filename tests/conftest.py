@@ -16,8 +16,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 import course_config
-from autograder.checkrun import Submission
-from autograder.kernel import KernelSession
+from autograder.checks.submission import Submission
+from autograder.kernel.session import KernelSession
 from labtools import imdb
 
 REPO = Path(__file__).resolve().parent.parent

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from bench import grading_benchmark as bench
-from autograder.checks import read_check_specs
+from autograder.checks import load_lab
 
 
 def test_stock_source_runs_every_test_cells_checks_in_the_kernel():
     source = bench.stock_source()
     test_cells = {c.metadata["nbgrader"]["grade_id"]: c.source for c in source.cells
                   if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code"}
-    assert set(test_cells) == {spec.cell for spec in read_check_specs(bench.ASSIGNMENT)}
+    assert set(test_cells) == {spec.cell for spec in load_lab(bench.ASSIGNMENT).checks}
     for cell, text in test_cells.items():
         visible, hidden = text.split("### BEGIN HIDDEN TESTS")
         assert visible.strip(), f"{cell} lost its visible sanity check"

@@ -7,12 +7,12 @@ from __future__ import annotations
 import pytest
 
 import course_config
-from autograder import sandbox
 from autograder.grade import grade_file
 from autograder.samples import write_samples
+from autograder.sandbox import namespaces
 from bench.busy_machine import cpu_hogs
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(not sandbox.is_on("cgroup limits"),
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not namespaces.is_on("cgroup limits"),
                                                    reason="CPU time is counted by the kernel's cgroup (root)")]
 ASSIGNMENT = "multiclass_softmax"
 

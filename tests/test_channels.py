@@ -18,10 +18,11 @@ from nbconvert.exporters import HTMLExporter
 from nbformat.v4 import new_code_cell, new_notebook
 
 import course_config
-from autograder import safe_outputs, sandbox
+from autograder import safe_outputs
 from autograder.grade import grade_notebook
-from autograder.kernel import KernelSession
+from autograder.kernel.session import KernelSession
 from autograder.samples import make_sample
+from autograder.sandbox import namespaces
 from tests.conftest import REPO
 from tests.test_sandbox import protections_as  # noqa: F401 (a fixture)
 
@@ -46,7 +47,7 @@ GRADER = """
 import os, sys, tempfile
 from pathlib import Path
 import nbformat
-from autograder.kernel import KernelSession
+from autograder.kernel.session import KernelSession
 notebook = nbformat.reads(sys.stdin.read(), as_version=4)
 with tempfile.TemporaryDirectory() as folder:
     os.chmod(folder, 0o711)
@@ -86,7 +87,7 @@ print("folder", folder, "written", written)
 
 @needs_root
 def test_the_kernel_folder_holds_a_few_megabytes_and_is_unmounted_after():
-    assert not any("kernel folder" in note for note in sandbox.off_notes())
+    assert not any("kernel folder" in note for note in namespaces.off_notes())
     with tempfile.TemporaryDirectory() as folder:
         os.chmod(folder, 0o711)
         with KernelSession(new_notebook(cells=[new_code_cell(FILL_KERNEL_FOLDER)]), Path(folder)) as kernel:
@@ -97,7 +98,7 @@ def test_the_kernel_folder_holds_a_few_megabytes_and_is_unmounted_after():
         text = "".join(o.get("text", "") for o in result.notebook.cells[0].outputs)
         assert f"folder {kernel_dir} " in text, text
         assert "No space left on device" in text, text
-        assert mounted and held <= sandbox.KERNEL_DIR_LIMIT_MB * 2**20, held
+        assert mounted and held <= namespaces.KERNEL_DIR_LIMIT_MB * 2**20, held
         assert str(kernel_dir) not in Path("/proc/mounts").read_text()
 
 

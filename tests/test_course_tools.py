@@ -49,8 +49,8 @@ def plan(monkeypatch, free_gb: float, cores: int, requested: int = 0, submission
         available = free_gb * 2**30
 
     monkeypatch.setattr(batch.psutil, "virtual_memory", lambda: Memory)
-    monkeypatch.setattr(batch.resources, "usable_memory_gb", lambda: cgroup_gb)
-    monkeypatch.setattr(batch.resources, "cpu_count", lambda: cores)
+    monkeypatch.setattr(batch.cgroups, "usable_memory_gb", lambda: cgroup_gb)
+    monkeypatch.setattr(batch.cgroups, "cpu_count", lambda: cores)
     return batch.plan_memory(requested, submissions)
 
 

@@ -110,6 +110,7 @@ def test_every_step_for_one_lab_without_the_venv_on_path(tiny_data, root):
 
     result = asyncio.run(formgrader_autograde())
     assert result["success"], result.get("error") or result.get("log")
+    assert hand_grade(course) == (1.0, False), "the formgrader's Autograde keeps it too"
     resubmissions_refused_by_nbgrader(course, root)
 
 

@@ -11,7 +11,7 @@ import nbformat
 import pytest
 
 import course_config
-from autograder.checks import read_check_specs
+from autograder.checks import load_lab
 from autograder.course import Course
 from autograder.samples import notebook_path
 
@@ -89,7 +89,7 @@ def test_notebook_points_equal_the_hidden_checks_points(assignment):
     source = nbgrader_cells(nbformat.read(notebook_path(course_config.SOURCE_DIR, assignment), 4))
     auto_cells = {gid: c for gid, c in source.items() if c.metadata.nbgrader["grade"] and c.cell_type == "code"}
     check_points: dict[str, float] = {}
-    for spec in read_check_specs(assignment):
+    for spec in load_lab(assignment).checks:
         check_points[spec.cell] = check_points.get(spec.cell, 0) + spec.points
     assert check_points == {gid: float(c.metadata.nbgrader["points"]) for gid, c in auto_cells.items()}
 
@@ -105,7 +105,7 @@ def calibration(assignment: str) -> dict:
 def test_every_threshold_is_cleared_by_every_calibrated_seed(assignment):
     """Each threshold the lab's module declares holds for the reference on every calibrated seed."""
     metrics = {name: figures["values"] for name, figures in calibration(assignment).items()}
-    assert importlib.import_module(f"autograder.checks.{assignment}").unmet_margins(metrics) == []
+    assert load_lab(assignment).module().unmet_margins(metrics) == []
 
 
 def test_a_threshold_above_a_calibrated_seed_is_caught(monkeypatch):
@@ -123,4 +123,4 @@ def test_a_threshold_above_a_calibrated_seed_is_caught(monkeypatch):
 def test_the_calibration_was_measured_under_the_labs_protocol(assignment):
     """Changing a lab's grading protocol (epochs, data sizes) makes its calibration stale."""
     stored = json.loads((course_config.ROOT / "calibration" / f"{assignment}.json").read_text())["protocol"]
-    assert stored == importlib.import_module(f"autograder.checks.{assignment}").PROTOCOL
+    assert stored == load_lab(assignment).protocol

@@ -21,9 +21,10 @@ import pytest
 import yaml
 
 import course_config
-from autograder import ci_templates, github, github_api, github_feedback, github_plan, sandbox
-from autograder.checks import read_check_specs
+from autograder import ci_templates, github, github_api, github_feedback, github_plan
+from autograder.checks import load_lab
 from autograder.samples import make_sample
+from autograder.sandbox import namespaces
 
 ASSIGNMENT = "imdb_sentiment"
 BIN = Path(sys.executable).parent
@@ -502,7 +503,7 @@ def test_matrix_jobs_then_gather_give_nbgrader_grades(tiny_data, tmp_path):
     planned[0]["deadline"] = "2026-12-19T23:59:00+00:00"  # ada has a day more
     (workspace / "results" / github.PLAN_FILE).write_text(json.dumps({"students": planned, "notes": {}}))
     results = {s: json.loads((workspace / "results" / s / "results.json").read_text()) for s in ("ada", "ben")}
-    points = {spec.name: spec.points for spec in read_check_specs(ASSIGNMENT)}
+    points = {spec.name: spec.points for spec in load_lab(ASSIGNMENT).checks}
     assert results["ben"]["score"] == 0 and results["ben"]["max_score"] == sum(points.values())
     passed = {t["number"] for t in results["ada"]["tests"] if t["status"] == "passed"}
     structural = {name for name in points if name.startswith(("test_decode", "test_vectorize", "test_build_model", "test_split"))}
@@ -537,7 +538,7 @@ def test_gather_trusts_only_the_graders_table_of_checks(tmp_path):
     unknown checks are ignored, and an unreadable report is a zero with a note."""
     from autograder.nbgrader_grading import read_precomputed
 
-    specs = read_check_specs(ASSIGNMENT)
+    specs = load_lab(ASSIGNMENT).checks
     blank = make_sample(ASSIGNMENT, "blank")
     (tmp_path / "results.json").write_text(json.dumps({
         "output": "Notebook execution: completed.", "execution_time": 12.0,
@@ -573,5 +574,5 @@ def test_grading_jobs_stop_when_student_code_would_run_unisolated():
     env = {**os.environ, **CHECKOUT, "COURSE_SANDBOX_USER": "no-such-user-here"}
     stopped = subprocess.run(["bash", "-c", command], cwd=course_config.ROOT, env=env, capture_output=True, text=True)
     assert stopped.returncode == 1 and "Sandbox protection off: separate user" in stopped.stdout
-    if os.geteuid() == 0 and sandbox.available():
+    if os.geteuid() == 0 and namespaces.available():
         assert subprocess.run(["bash", "-c", command], cwd=course_config.ROOT, env={**os.environ, **CHECKOUT}).returncode == 0

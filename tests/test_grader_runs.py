@@ -14,10 +14,10 @@ import keras
 import numpy as np
 import pytest
 
-from autograder import wire
-from autograder.checkrun import StudentCodeError, Submission
+from autograder.checks.submission import StudentCodeError, Submission
 from autograder.checks import common
 from autograder.checks import imdb_sentiment as imdb
+from autograder.kernel import wire
 
 
 def model_data(model: keras.Model, weights: bool = False) -> wire.ModelData:

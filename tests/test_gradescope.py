@@ -17,9 +17,10 @@ import nbformat
 import pytest
 
 import course_config
-from autograder import checks, gradescope, sandbox, timing
-from autograder.report import CheckResult, GradeReport
+from autograder import checks, gradescope, timing
+from autograder.report import GradeReport
 from autograder.samples import make_sample
+from autograder.sandbox import namespaces
 
 ASSIGNMENT = "imdb_sentiment"
 
@@ -125,7 +126,7 @@ def test_setup_hides_the_grader_from_the_sandbox_user_but_not_what_the_kernel_ne
     source = gradescope_tree / "source"
     permissions = source.joinpath("setup.sh").read_text().split("# Student code runs as another user")[1]
     subprocess.run(["bash", "-euc", permissions], cwd=source, env={**os.environ, "SOURCE": str(source)}, check=True)
-    uid, gid = sandbox.sandbox_user()
+    uid, gid = namespaces.sandbox_user()
     probe = ("import course_config, labtools, pathlib, sys\n"
              "for path in sys.argv[1:]:\n"
              "    try:\n"
@@ -187,15 +188,15 @@ def test_a_timeout_the_lab_does_not_fit_in_or_gradescope_does_not_offer_is_refus
 
 def test_visibility_per_check_from_the_decorator(tmp_path, monkeypatch):
     (tmp_path / "lab.py").write_text(
-        "@check(points=1, cell='a')\ndef test_default():\n    '''Shown.'''\n\n"
+        "DATA = None\nSAMPLES = {}\n\n@check(points=1, cell='a')\ndef test_default():\n    '''Shown.'''\n\n"
         "@check(points=2, cell='a', visibility='after_due_date')\ndef test_later():\n    '''Later.'''\n")
-    (tmp_path / "bad.py").write_text("@check(points=1, cell='a', visibility='soon')\ndef test_bad():\n    pass\n")
+    (tmp_path / "bad.py").write_text("DATA = None\nSAMPLES = {}\n@check(points=1, cell='a', visibility='soon')\ndef test_bad():\n    pass\n")
     monkeypatch.setattr(checks, "CHECKS_DIR", tmp_path)
-    specs = checks.read_check_specs("lab")
+    specs = checks.load_lab("lab").checks
     assert [s.visibility for s in specs] == [course_config.GRADESCOPE_VISIBILITY, "after_due_date"]
     with pytest.raises(ValueError, match="soon"):
-        checks.read_check_specs("bad")
-    report = GradeReport("lab", "lab.ipynb", [CheckResult(s.name, s.cell, s.description, s.points, 0.0) for s in specs])
+        checks.load_lab("bad").checks
+    report = GradeReport("lab", "lab.ipynb", [s.result(0.0) for s in specs])
     results = report.to_gradescope()
     jsonschema.validate(results, RESULTS_SCHEMA)
     assert [t["visibility"] for t in results["tests"]] == [course_config.GRADESCOPE_VISIBILITY, "after_due_date"]

@@ -23,7 +23,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from autograder import wire
+from autograder.kernel import wire
 from autograder.samples import solution_sources
 from tests.conftest import kernel_serving
 from tests.test_multiclass_checks import tiny_mnist
@@ -116,7 +116,7 @@ def lab_source(lab: str) -> str:
 
 class InProcess:
     """The checks' view of functions and variables defined here: a model or a history crosses as
-    kernel_stub.py sends it (its config; weights where asked) and is decoded by wire.decode."""
+    kernel/server.py sends it (its config; weights where asked) and is decoded by wire.decode."""
 
     def __init__(self, namespace: dict):
         self.namespace = namespace

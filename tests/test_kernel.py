@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 import course_config
-from autograder import sandbox, timing, wire
-from autograder.checkrun import StudentCodeError
+from autograder.checks.submission import StudentCodeError
+from autograder.kernel import speed, wire
+from autograder.sandbox import namespaces
 from tests.conftest import kernel_serving
 
 SOURCES = '''
@@ -105,9 +106,9 @@ def test_a_starved_call_is_not_stopped_for_the_cpu_it_did_not_get(short_calls, m
 
 
 def test_without_a_cgroup_limits_are_wall_clock_seconds_scaled_by_the_machines_speed(short_calls, monkeypatch):
-    on = sandbox.is_on
-    monkeypatch.setattr(sandbox, "is_on", lambda name: name != "cgroup limits" and on(name))
-    monkeypatch.setattr(timing, "speed_factor", lambda: 1.5)
+    on = namespaces.is_on
+    monkeypatch.setattr(namespaces, "is_on", lambda name: name != "cgroup limits" and on(name))
+    monkeypatch.setattr(speed, "speed_factor", lambda: 1.5)
     with kernel_serving(SOURCES) as submission:
         submission.function("double")(1)
         started = time.monotonic()

@@ -167,13 +167,13 @@ def test_real_mnist_files(tmp_path, monkeypatch):
     assert np.bincount(y_train, minlength=10).min() >= 5_000
 
 
-def test_prepared_caches_follow_each_labs_own_source_setting(monkeypatch):
+def test_prepared_caches_follow_each_data_sets_own_source_setting(monkeypatch):
     """Changing COURSE_MNIST_SOURCE prepares MNIST again; the IMDB setting does not touch it."""
     from autograder import grader_data
 
-    mnist_stamp, imdb_stamp = (grader_data._stamp_text(lab) for lab in ("multiclass_softmax", "imdb_sentiment"))
+    mnist_stamp, imdb_stamp = (grader_data._stamp_text(name) for name in ("mnist", "imdb"))
     monkeypatch.setattr(course_config, "IMDB_SOURCE", "other-imdb-source")
-    assert grader_data._stamp_text("multiclass_softmax") == mnist_stamp
-    assert grader_data._stamp_text("imdb_sentiment") != imdb_stamp
+    assert grader_data._stamp_text("mnist") == mnist_stamp
+    assert grader_data._stamp_text("imdb") != imdb_stamp
     monkeypatch.setattr(course_config, "MNIST_SOURCE", "other-mnist-source")
-    assert grader_data._stamp_text("multiclass_softmax") != mnist_stamp
+    assert grader_data._stamp_text("mnist") != mnist_stamp

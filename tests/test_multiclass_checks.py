@@ -10,7 +10,7 @@ import nbformat
 import numpy as np
 
 import autograder.checks.multiclass_softmax as checks
-from autograder.checkrun import StudentCodeError
+from autograder.checks.submission import StudentCodeError
 from autograder.grader_data import MnistData
 from autograder.samples import make_sample
 from tests.conftest import kernel_serving

@@ -28,6 +28,7 @@ def test_the_wheel_carries_the_templates_and_the_console_scripts(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     templates = {p.name for p in (course_config.ROOT / "autograder" / "templates").iterdir()}
     assert templates <= {Path(n).name for n in names if n.startswith("autograder/templates/")}
+    assert "autograder/kernel/server.py" in names  # its source is what the session sends into the kernel
     (entry_points,) = [n for n in names if n.endswith("entry_points.txt")]
     scripts = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "course = autograder.cli:course_main" in scripts and "autograder = autograder.cli:main" in scripts

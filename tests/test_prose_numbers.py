@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
 import statistics
@@ -11,11 +10,12 @@ import nbformat
 import pytest
 
 import course_config
+from autograder.checks import load_lab
 from autograder.samples import notebook_path
 
 README = (course_config.ROOT / "README.md").read_text()
-THRESHOLDS = {lab: module.MIN_TEST_ACCURACY for lab in course_config.ASSIGNMENTS
-              if hasattr(module := importlib.import_module(f"autograder.checks.{lab}"), "MIN_TEST_ACCURACY")}
+THRESHOLDS = {lab: load_lab(lab).min_test_accuracy for lab in course_config.ASSIGNMENTS
+              if load_lab(lab).min_test_accuracy is not None}
 
 
 def prose(assignment: str) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from autograder import resources
+from autograder.sandbox import cgroups
 
 GB = 2**30
 CORES = len(os.sched_getaffinity(0))
@@ -29,26 +29,26 @@ def fake_root(tmp_path: Path, proc_cgroup: str, files: dict[str, str], v2: bool)
 
 def test_v2_container_with_its_own_namespace(tmp_path):
     root = fake_root(tmp_path, "0::/\n", {"memory.max": str(6 * GB), "cpu.max": "200000 100000"}, v2=True)
-    assert resources.memory_limit_bytes(root) == 6 * GB
-    assert resources.usable_memory_gb(root) == pytest.approx(min(6.0, psutil.virtual_memory().total / GB))
-    assert resources.cpu_quota(root) == 2.0
-    assert resources.cpu_count(root) == min(2, CORES)
+    assert cgroups.memory_limit_bytes(root) == 6 * GB
+    assert cgroups.usable_memory_gb(root) == pytest.approx(min(6.0, psutil.virtual_memory().total / GB))
+    assert cgroups.cpu_quota(root) == 2.0
+    assert cgroups.cpu_count(root) == min(2, CORES)
 
 
 def test_v2_limit_on_an_ancestor_and_none_below(tmp_path):
     files = {"grading/memory.max": str(3 * GB), "grading/job/memory.max": "max",
              "grading/cpu.max": "max 100000", "grading/job/cpu.max": "50000 100000"}
     root = fake_root(tmp_path, "0::/grading/job\n", files, v2=True)
-    assert resources.memory_limit_bytes(root) == 3 * GB
-    assert resources.cpu_quota(root) == 0.5
-    assert resources.cpu_count(root) == 1  # half a core still runs one thread
+    assert cgroups.memory_limit_bytes(root) == 3 * GB
+    assert cgroups.cpu_quota(root) == 0.5
+    assert cgroups.cpu_count(root) == 1  # half a core still runs one thread
 
 
 def test_v2_unlimited(tmp_path):
     root = fake_root(tmp_path, "0::/\n", {"memory.max": "max", "cpu.max": "max 100000"}, v2=True)
-    assert resources.memory_limit_bytes(root) is None
-    assert resources.usable_memory_gb(root) == pytest.approx(psutil.virtual_memory().total / GB)
-    assert resources.cpu_quota(root) is None and resources.cpu_count(root) == CORES
+    assert cgroups.memory_limit_bytes(root) is None
+    assert cgroups.usable_memory_gb(root) == pytest.approx(psutil.virtual_memory().total / GB)
+    assert cgroups.cpu_quota(root) is None and cgroups.cpu_count(root) == CORES
 
 
 def test_v1_docker_mounts_its_own_cgroup_as_the_root(tmp_path):
@@ -57,9 +57,9 @@ def test_v1_docker_mounts_its_own_cgroup_as_the_root(tmp_path):
     files = {"memory/memory.limit_in_bytes": str(4 * GB),
              "cpu,cpuacct/cpu.cfs_quota_us": "150000", "cpu,cpuacct/cpu.cfs_period_us": "100000"}
     root = fake_root(tmp_path, proc, files, v2=False)
-    assert resources.memory_limit_bytes(root) == 4 * GB
-    assert resources.cpu_quota(root) == 1.5
-    assert resources.cpu_count(root) == min(2, CORES)
+    assert cgroups.memory_limit_bytes(root) == 4 * GB
+    assert cgroups.cpu_quota(root) == 1.5
+    assert cgroups.cpu_count(root) == min(2, CORES)
 
 
 def test_v1_unlimited_as_this_machine_writes_it(tmp_path):
@@ -68,16 +68,16 @@ def test_v1_unlimited_as_this_machine_writes_it(tmp_path):
              "memory/process_api/4b7c/memory.limit_in_bytes": "9223372036854771712",
              "cpu/cpu.cfs_quota_us": "-1", "cpu/cpu.cfs_period_us": "100000"}
     root = fake_root(tmp_path, proc, files, v2=False)
-    assert resources.memory_limit_bytes(root) is None
-    assert resources.cpu_quota(root) is None
+    assert cgroups.memory_limit_bytes(root) is None
+    assert cgroups.cpu_quota(root) is None
 
 
 def test_no_cgroup_files_at_all(tmp_path):
-    assert resources.memory_limit_bytes(tmp_path) is None
-    assert resources.cpu_quota(tmp_path) is None
-    assert resources.cpu_count(tmp_path) == CORES
+    assert cgroups.memory_limit_bytes(tmp_path) is None
+    assert cgroups.cpu_quota(tmp_path) is None
+    assert cgroups.cpu_count(tmp_path) == CORES
 
 
 def test_this_machine_answers():
-    assert 0 < resources.usable_memory_gb() <= psutil.virtual_memory().total / GB
-    assert 1 <= resources.cpu_count() <= CORES
+    assert 0 < cgroups.usable_memory_gb() <= psutil.virtual_memory().total / GB
+    assert 1 <= cgroups.cpu_count() <= CORES

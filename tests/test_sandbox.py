@@ -14,11 +14,12 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 import course_config
-from autograder import sandbox
-from autograder.kernel import KernelSession
+from autograder.kernel.session import KernelSession
+from autograder.sandbox import namespaces
+from autograder.sandbox.cgroups import Cgroup
 from tests.conftest import kernel_serving
 
-needs_sandbox = pytest.mark.skipif(not sandbox.available(), reason="needs root, bubblewrap and cgroups")
+needs_sandbox = pytest.mark.skipif(not namespaces.available(), reason="needs root, bubblewrap and cgroups")
 
 VIEW = '''
 import os, course_config
@@ -34,14 +35,14 @@ def protections_as(monkeypatch):
     """Recompute the protections with this process pretending to be another user or machine."""
     def pretend(uid: int, has_bwrap: bool):
         monkeypatch.setattr(os, "geteuid", lambda: uid)
-        real_which = sandbox.shutil.which
-        monkeypatch.setattr(sandbox.shutil, "which", lambda name: None if name == "bwrap" and not has_bwrap else real_which(name))
-        for cached in (sandbox.protections, sandbox._namespace_problem, sandbox.Cgroup.problem):
+        real_which = namespaces.shutil.which
+        monkeypatch.setattr(namespaces.shutil, "which", lambda name: None if name == "bwrap" and not has_bwrap else real_which(name))
+        for cached in (namespaces.protections, namespaces._namespace_problem, Cgroup.problem):
             cached.cache_clear()
-        return sandbox.off_notes()
+        return namespaces.off_notes()
     yield pretend
     monkeypatch.undo()
-    for cached in (sandbox.protections, sandbox._namespace_problem, sandbox.Cgroup.problem):
+    for cached in (namespaces.protections, namespaces._namespace_problem, Cgroup.problem):
         cached.cache_clear()
 
 
@@ -62,7 +63,7 @@ def test_without_bubblewrap_only_the_namespaces_are_off(protections_as):
 def test_the_kernel_sees_only_what_it_needs():
     with kernel_serving(VIEW) as submission:
         view = submission.function("view")()
-    assert view["uid"] == sandbox.sandbox_user()[0] and view["cwd"] == sandbox.HOME
+    assert view["uid"] == namespaces.sandbox_user()[0] and view["cwd"] == namespaces.HOME
     assert set(view["root"]) <= {"bin", "dev", "etc", "home", "lib", "lib32", "lib64", "proc", "root", "sbin",
                                  "tmp", "usr", "work", *Path(course_config.ROOT).parts[1:2]}
     assert set(view["checkout"]) <= {".venv", "labtools", "course_config.py", "build"}  # no .git, no grader
@@ -115,6 +116,6 @@ def test_a_pip_installed_grader_is_masked_in_the_kernels_view(monkeypatch):
 
     installed = Path(sys.prefix) / "lib" / "python3.11" / "site-packages" / "autograder"
     monkeypatch.setattr(autograder, "__file__", str(installed / "__init__.py"))
-    args = sandbox._bwrap(Path("/tmp/box/kernel"), Path("/tmp/box/inputs"))
+    args = namespaces._bwrap(Path("/tmp/box/kernel"), Path("/tmp/box/inputs"))
     assert args[args.index(str(installed)) - 1] == "--tmpfs"
     assert args.index(str(installed)) > args.index(sys.prefix)  # mounted over the environment

@@ -21,11 +21,11 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell
 
 import course_config
-from autograder import sandbox
 from autograder.batch import autograde_all
 from autograder.demo import new_demo_course, student_submits
 from autograder.grade import grade_notebook
 from autograder.samples import make_sample
+from autograder.sandbox import namespaces
 
 pytestmark = pytest.mark.slow
 ASSIGNMENT = "imdb_sentiment"
@@ -105,7 +105,7 @@ def leftovers() -> set[str]:
 
 @pytest.fixture(scope="module")
 def batch(tiny_data_for_module, tmp_path_factory):
-    if not sandbox.available():
+    if not namespaces.available():
         pytest.skip("needs the sandbox (run the grader as root with bubblewrap)")
     checkout_before = subprocess.run(["git", "status", "--porcelain"], cwd=course_config.ROOT,
                                      capture_output=True, text=True).stdout

@@ -18,7 +18,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 import course_config
 from autograder import ci_templates, github
-from autograder.checks import read_check_specs
+from autograder.checks import load_lab
 from autograder.graded_parts import with_graded_parts
 from autograder.samples import make_sample, notebook_path
 from labtools import check, mnist
@@ -184,7 +184,7 @@ def test_first_cell_lists_the_graded_parts_from_the_check_table(assignment):
     intro = nbformat.read(notebook_path(course_config.RELEASE_DIR, assignment), 4).cells[0].source
     listed = dict(re.findall(r"\| `(\w+)`[^|]*\| ([\d.]+) \|", intro))
     points: dict[str, float] = {}
-    for spec in read_check_specs(assignment):
+    for spec in load_lab(assignment).checks:
         points[spec.cell] = points.get(spec.cell, 0) + spec.points
     assert {cell: float(p) for cell, p in listed.items() if cell != "written_answer"} == points
     assert "python -m labtools.check" in intro

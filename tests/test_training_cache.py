@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 
 import course_config
-from autograder import sandbox, training_cache
+from autograder import training_cache
 from autograder.checks import imdb_sentiment as imdb
+from autograder.sandbox import namespaces
 from tests.test_grader_runs import Notebook, model_data, reviews
 
 
@@ -229,7 +230,7 @@ def look(paths):
 '''
 
 
-@pytest.mark.skipif(not sandbox.available(), reason="needs root, bubblewrap and cgroups")
+@pytest.mark.skipif(not namespaces.available(), reason="needs root, bubblewrap and cgroups")
 def test_a_sandboxed_kernel_cannot_see_the_cache():
     from tests.conftest import kernel_serving
 

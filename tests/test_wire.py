@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from autograder import wire
+from autograder.kernel import wire
 
 TAGS = ["__ndarray__", "__float__", "__tuple__", "__dict__", "__model__", "__history__", "__figure__",
         "__object__", "__missing__", "__error__", "weights", "iterations", "model", "class_name", "module",

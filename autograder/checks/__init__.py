@@ -2,16 +2,16 @@
 
 A lab's module is the one place that declares it, beside its notebook in `assignments/<lab>/`:
 its checks, `DATA` (the data set it reads, a name in `grader_data.DATASETS`), `PROTOCOL` and the
-thresholds of the grader's own runs, `calibration_run` and `unmet_margins` (what
-`python -m autograder calibrate` measures, and which margins the calibrated seeds do not keep),
-and `SAMPLES` (the partial and broken sample submissions). Course tools loop over
-`course_config.ASSIGNMENTS` and read `DATA` and `SAMPLES` from the source (`declared`) without
-importing TensorFlow.
+thresholds of the grader's own runs (`MIN_TEST_ACCURACY` where the grader computes one),
+`calibration_run` and `unmet_margins` (what `python -m autograder calibrate` measures, and which
+margins the calibrated seeds do not keep), and `SAMPLES` (the partial and broken sample
+submissions). `load_lab` reads all of it once into a `Lab` that every step is handed: the literals
+from the source, without importing TensorFlow (course tools), the rest (`Lab.module`) on first use.
 
 Each check is a pytest test decorated with `@check(points=..., cell=...)`: its points and the
 nbgrader test cell (grade id) whose score it counts towards; optionally `visibility=...`, when
 Gradescope shows its result to students (default: `course_config.GRADESCOPE_VISIBILITY`). The
-grader reads this table from the module's source (`read_check_specs`) without importing it, so
+grader reads this table from the module's source (`Lab.checks`) without importing it, so
 the points it awards come from the grader's own copy of the checks, never from the process that
 ran student code.
 """
@@ -19,11 +19,15 @@ ran student code.
 from __future__ import annotations
 
 import ast
+import functools
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Callable
 
 import course_config
+from autograder.report import CheckResult
 
 CHECKS_DIR = Path(__file__).resolve().parent
 
@@ -53,6 +57,9 @@ class CheckSpec:
     description: str
     visibility: str = course_config.GRADESCOPE_VISIBILITY
 
+    def result(self, score: float, message: str = "") -> CheckResult:
+        return CheckResult(self.name, self.cell, self.description, self.points, score, message, self.visibility)
+
 
 def check_module_path(assignment: str) -> Path:
     path = CHECKS_DIR / f"{assignment}.py"
@@ -72,18 +79,79 @@ def parse_python(source: str) -> ast.Module:
         return ast.parse(source)
 
 
-def declared(assignment: str, name: str):
-    """A literal the lab's module assigns to `name` (DATA, SAMPLES), read from its source."""
-    for node in parse_python(check_module_path(assignment).read_text()).body:
+# What every lab module defines (the README's "Adding a lab"; tests/test_lab_modules.py).
+REQUIRED_LITERALS = ("DATA", "SAMPLES")
+REQUIRED_NAMES = ("PROTOCOL", "calibration_run", "unmet_margins")
+
+
+@dataclass(frozen=True, eq=False)
+class Lab:
+    """One lab as every grading step sees it, read once from `autograder/checks/<name>.py`."""
+
+    name: str
+    path: Path
+    checks: tuple[CheckSpec, ...]
+    data: str | None  # the data set it reads (grader_data.DATASETS), or None
+    samples: dict  # which solution cells the partial and broken samples fill (samples.py)
+    # The grader's own test-accuracy threshold, or None; the notebook's prose quotes it as
+    # "threshold (0.xx" (tests/test_prose_numbers.py).
+    min_test_accuracy: float | None
+
+    def module(self) -> ModuleType:
+        """The checks themselves (imports TensorFlow): PROTOCOL, calibration_run, unmet_margins."""
+        return importlib.import_module(f"autograder.checks.{self.name}")
+
+    @property
+    def protocol(self) -> dict:
+        """The grader's own training runs (epochs, data sizes): what its calibration was measured under."""
+        return self.module().PROTOCOL
+
+    @property
+    def points(self) -> float:
+        return sum(spec.points for spec in self.checks)
+
+    def zeros(self, message: str) -> list[CheckResult]:
+        """Every check at zero with one message (a submission that could not be graded)."""
+        return [spec.result(0.0, message) for spec in self.checks]
+
+
+def load_lab(name: str) -> Lab:
+    """The lab's record; a name with no module is a ValueError naming the labs there are."""
+    path = check_module_path(name)
+    return _parse_lab(name, path, path.read_text())
+
+
+@functools.lru_cache(maxsize=None)
+def _parse_lab(name: str, path: Path, source: str) -> Lab:
+    """Parsed once per version of the module's source (a changed module is read again)."""
+    tree = parse_python(source)
+    literals = _literals(tree)
+    missing = [literal for literal in REQUIRED_LITERALS if literal not in literals]
+    if missing:
+        raise ValueError(f"autograder/checks/{name}.py does not declare {', '.join(missing)}")
+    return Lab(name, path, tuple(_check_specs(tree)), literals["DATA"], literals["SAMPLES"],
+               literals.get("MIN_TEST_ACCURACY"))
+
+
+def as_lab(lab: Lab | str) -> Lab:
+    return lab if isinstance(lab, Lab) else load_lab(lab)
+
+
+def _literals(tree: ast.Module) -> dict:
+    """The module's top-level assignments whose value is a literal (DATA, SAMPLES, thresholds)."""
+    values = {}
+    for node in tree.body:
         targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
-        if any(getattr(target, "id", None) == name for target in targets) and node.value is not None:
-            return ast.literal_eval(node.value)
-    raise ValueError(f"autograder/checks/{assignment}.py does not declare {name}")
+        for target in targets:
+            if isinstance(target, ast.Name) and node.value is not None:
+                try:
+                    values[target.id] = ast.literal_eval(node.value)
+                except ValueError:  # computed from other names: read through Lab.module
+                    pass
+    return values
 
 
-def read_check_specs(assignment: str) -> list[CheckSpec]:
-    """The checks of one lab, in source order, read from their decorators."""
-    tree = parse_python(check_module_path(assignment).read_text())
+def _check_specs(tree: ast.Module) -> list[CheckSpec]:
     specs = []
     for node in tree.body:
         if not isinstance(node, ast.FunctionDef):

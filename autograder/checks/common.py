@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import math
 
 import keras
@@ -10,7 +9,8 @@ import numpy as np
 import tensorflow as tf
 
 import course_config
-from autograder import training_cache, wire
+from autograder import training_cache
+from autograder.kernel import wire
 LOSS_NAMES = {  # what each way of naming a loss means
     "binary_crossentropy": "binary_crossentropy", "mse": "mean_squared_error",
     "mean_squared_error": "mean_squared_error", "categorical_crossentropy": "categorical_crossentropy",
@@ -138,11 +138,6 @@ def assert_history_is_replayed(submission, history: wire.HistoryData, train: tup
         f"for {epochs} epochs, and epoch by epoch {', '.join(far)} differ more than any two honest runs do. "
         "Keep the History that model.fit(...) returned, unedited."
     )
-
-
-def cached(function):
-    """Load a lab's data once per grading process (a batch worker grades many submissions)."""
-    return functools.lru_cache(maxsize=1)(function)
 
 
 def require_compiled(model, produced_by: str, loss: str, optimizer: type) -> None:

@@ -1,17 +1,9 @@
-"""Fixtures shared by every lab's hidden checks."""
+"""Fixtures shared by every lab's hidden checks (`submission` itself comes from checkrun.SubmissionPlugin)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from autograder.checkrun import CheckInputs, Submission
-
-
-@pytest.fixture(scope="session")
-def submission() -> Submission:
-    """The student's notebook, reached only through its kernel (see autograder/checkrun.py)."""
-    return CheckInputs.submission
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Reading a figure a student's function returned: the kernel sends its lines' and collections' data.
 
-The kernel describes each axes of the figure (`kernel_stub.py`): every line's label and x/y data,
+The kernel describes each axes of the figure (`kernel/server.py`): every line's label and x/y data,
 every scatter plot's points, how many filled contours, meshes or images it holds, and whether it
 has a legend. The checks read only that data (`wire.FigureData`), never a matplotlib object.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder import wire
+from autograder.kernel import wire
 from autograder.checks.common import type_name
 
 

@@ -1,7 +1,7 @@
 """Hidden checks of the IMDB sentiment lab.
 
 Every check asks the student's kernel to call a notebook function on the grader's own inputs and
-compares what comes back (plain data, see autograder/wire.py) with what the grader computes
+compares what comes back (plain data, see autograder/kernel/wire.py) with what the grader computes
 itself. Models cross as their config and are rebuilt, trained and evaluated here: the test
 accuracy comes from the grader's own training run of `build_model()`, never from the notebook;
 the notebook's history and variant table must prove they came from training.
@@ -16,15 +16,15 @@ import numpy as np
 import pytest
 
 import course_config
-from autograder.checkrun import StudentCodeError
+from autograder.checks.submission import StudentCodeError
 from autograder.checks import check
 from autograder.checks.common import (assert_history_comes_from_its_model, assert_history_is_replayed,
-                                      assert_test_accuracy, cached, deterministic_threads, dense_activations,
+                                      assert_test_accuracy, deterministic_threads, dense_activations,
                                       dense_layers, learning_rate,
                                       notebook_history, plain_history, probabilities, require_compiled, type_name)
 from autograder.checks.common import require_model as require_any_model
-from autograder import training_cache
-from autograder.grader_data import load_imdb_data, multi_hot
+from autograder import grader_data, training_cache
+from autograder.grader_data import multi_hot
 
 DATA = "imdb"  # what the lab reads (grader_data.DATASETS)
 NUM_WORDS = course_config.IMDB_NUM_WORDS
@@ -90,10 +90,7 @@ deterministic_threads()
 
 @pytest.fixture(scope="session")
 def lab_data():
-    return cached_imdb_data()
-
-
-cached_imdb_data = cached(load_imdb_data)
+    return grader_data.load(DATA)
 
 
 @pytest.fixture(scope="module")

@@ -18,12 +18,11 @@ import tensorflow as tf
 import course_config
 from autograder.checks import check
 from autograder.checks.common import (assert_history_comes_from_its_model, assert_history_is_replayed,
-                                      assert_test_accuracy, cached, deterministic_threads, dense_activations,
+                                      assert_test_accuracy, deterministic_threads, dense_activations,
                                       dense_layers, learning_rate, loss_name, network, notebook_history,
                                       plain_history, probabilities, require_compiled, type_name)
 from autograder.checks.common import require_model as require_any_model
-from autograder import training_cache
-from autograder.grader_data import load_mnist_data
+from autograder import grader_data, training_cache
 
 DATA = "mnist"  # what the lab reads (grader_data.DATASETS)
 # The grader's own training run of build_small_model(): all 60,000 training images, then the test set.
@@ -62,10 +61,7 @@ deterministic_threads()
 
 @pytest.fixture(scope="session")
 def lab_data():
-    return cached_mnist_data()
-
-
-cached_mnist_data = cached(load_mnist_data)
+    return grader_data.load(DATA)
 
 
 def require_model(value, produced_by: str, weights: bool = False) -> keras.Model:
@@ -243,7 +239,7 @@ def test_saved_model_loads_back(submission, lab_data, rng):
 # --- softmax, cross-entropy and one-hot by hand --------------------------------------------------
 
 # "By hand" means NumPy: these functions are called with TensorFlow, Keras and the other libraries
-# that have a softmax or a cross-entropy unavailable (in the student's kernel, see kernel_stub.py).
+# that have a softmax or a cross-entropy unavailable (in the student's kernel, see kernel/server.py).
 NOT_BY_HAND = ("tensorflow", "keras", "torch", "jax", "scipy", "sklearn")
 
 

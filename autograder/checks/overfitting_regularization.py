@@ -21,13 +21,13 @@ import tensorflow as tf
 from sklearn.datasets import make_moons
 
 import course_config
-from autograder import training_cache, wire
+from autograder import grader_data, training_cache
 from autograder.checks import check
-from autograder.checks.common import (cached, deterministic_threads, dense_activations, dense_layers, learning_rate,
+from autograder.checks.common import (deterministic_threads, dense_activations, dense_layers, learning_rate,
                                       network, probabilities, require_compiled)
 from autograder.checks.common import require_model as require_any_model
 from autograder.checks.figures import figure_axes, has_fill, has_legend, labelled_lines, scattered_points
-from autograder.grader_data import load_imdb_data
+from autograder.kernel import wire
 
 NUM_WORDS = course_config.IMDB_NUM_WORDS
 IMDB_LAYERS = (keras.layers.InputLayer, keras.layers.Dense, keras.layers.Activation)
@@ -73,10 +73,7 @@ deterministic_threads()
 
 @pytest.fixture(scope="session")
 def lab_data():
-    return cached_imdb_data()
-
-
-cached_imdb_data = cached(load_imdb_data)
+    return grader_data.load(DATA)
 
 
 def require_model(value, produced_by: str, layer_types: tuple, inputs: int = NUM_WORDS) -> keras.Model:

@@ -1,8 +1,6 @@
-"""Isolation for the student's kernel: bubblewrap namespaces, an unprivileged user, cgroup limits.
-
-The kernel, the only process that runs student code, starts as
-
-    sh (joins the submission's cgroup) -> bwrap (namespaces, file view) -> setpriv (sandbox user) -> ipykernel
+"""The student's kernel's view of the machine: bubblewrap namespaces, an unprivileged user, a capped
+socket folder; which protections this machine gives (`protections`, `available`, `off_notes`); and
+`Box`, one submission's folders and cgroup, which prefixes the kernel's command with all of it.
 
 - **bubblewrap** (`bwrap`): new pid, network, ipc, uts and mount namespaces. The file view holds
   the system (`/usr`, `/etc`), the Python environment, `labtools` and `course_config.py`, the
@@ -12,14 +10,10 @@ The kernel, the only process that runs student code, starts as
   any other submission. When the grader lets go, bwrap and everything in its pid namespace die.
 - **setpriv**: student processes run as `SANDBOX_USER` with no capabilities (only when the grader
   is root; never root mapped into a user namespace).
-- **cgroup** (v1 `memory`, `pids`, `cpu`, `cpuacct`, or v2): one per submission, counting every
-  process and tmpfs page: memory, number of processes, CPU quota (`KERNEL_CPUS` cores) and CPU time
-  used (what the time limits count, see kernel.py).
+- **cgroup**: the box's `Cgroup` (cgroups.py), which the kernel's command joins first.
 - **the kernel's socket folder** is a small tmpfs (`KERNEL_DIR_LIMIT_MB`) mounted by the grader
   over the box's folder, so the one place the kernel may write that the grader also sees is not
   the host's disk; unmounted when the box closes.
-- **stdio**: the kernel's stdin, stdout and stderr are /dev/null, never the grader's (whose stdout
-  may be a batch worker's result pipe).
 
 Each protection that cannot be had here is off, and `off_notes()` says which and why, for the report.
 """
@@ -29,24 +23,15 @@ from __future__ import annotations
 import functools
 import os
 import pwd
-import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
-import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
-import zmq
-import zmq.asyncio
-from jupyter_client.manager import AsyncKernelManager
-
 import course_config
+from autograder.sandbox.cgroups import Cgroup
 
 HOME = "/home/student"  # the kernel's working folder inside the sandbox (a tmpfs)
 MB = 2**20
@@ -266,240 +251,3 @@ class Box:
         if self.mounted:
             _unmount(self.kernel_dir)
             self.mounted = False
-
-
-class SandboxedKernelManager(AsyncKernelManager):
-    """A kernel started in its Box, over Unix sockets in the box's kernel folder, whose client
-    refuses any message over MAX_MESSAGE_BYTES before reading it (zmq's MAXMSGSIZE)."""
-
-    box: Box
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("transport", "ipc")
-        kwargs.setdefault("ip", str(self.box.kernel_dir / "ipc"))
-        kwargs.setdefault("connection_file", str(self.box.kernel_dir / "connection.json"))
-        super().__init__(**kwargs)
-
-    @classmethod
-    def in_box(cls, box: Box) -> type[SandboxedKernelManager]:
-        """This class bound to `box` (nbclient takes a class, not an instance)."""
-        return type(cls.__name__, (cls,), {"box": box})
-
-    def client(self, **kwargs):
-        context = zmq.asyncio.Context()
-        context.setsockopt(zmq.MAXMSGSIZE, course_config.MAX_MESSAGE_BYTES)
-        return super().client(context=context, **kwargs)
-
-    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw):
-        if is_on("separate user"):
-            os.chown(self.connection_file, *sandbox_user())  # the kernel must read its connection file
-        if is_on("namespaces"):
-            # Its parent is bwrap, pid 1 of its namespace, which ipykernel would take for
-            # "orphaned": say so (1 turns its parent polling off; bwrap --die-with-parent ends
-            # the kernel with the grader).
-            kernel_cmd = [*kernel_cmd, "--IPKernelApp.parent_handle=1"]
-            # A signal to bwrap does not reach the kernel: interrupt it with a control message.
-            self.kernel_spec.interrupt_mode = "message"
-        # Student code (and every process it starts) writing to fd 0-2 must not reach the grader's
-        # own output, which in a batch is the worker's result pipe.
-        kw.update(stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        return await super()._async_launch_kernel(self.box.command(kernel_cmd), **kw)
-
-
-class Cgroup:
-    """A cgroup for one submission: memory (tmpfs pages included), number of processes, CPU.
-    v1 (a hierarchy per controller) or v2 (one unified hierarchy), below the grader's own cgroup."""
-
-    ROOT = Path("/sys/fs/cgroup")
-    # (v1 controller, v1 file, v2 file) for each reading and limit
-    FILES = {
-        "memory.limit": ("memory", "memory.limit_in_bytes", "memory.max"),
-        "memory.swap": ("memory", "memory.memsw.limit_in_bytes", "memory.swap.max"),
-        "memory.peak": ("memory", "memory.max_usage_in_bytes", "memory.peak"),
-        "memory.events": ("memory", "memory.oom_control", "memory.events"),
-        "pids.max": ("pids", "pids.max", "pids.max"),
-        "pids.events": ("pids", "pids.events", "pids.events"),
-        "cpu.quota": ("cpu", "cpu.cfs_quota_us", "cpu.max"),
-        "cpu.usage": ("cpuacct", "cpuacct.usage", "cpu.stat"),  # v1 nanoseconds, v2 usage_usec
-    }
-
-    def __init__(self, label: str):
-        self.v2 = (self.ROOT / "cgroup.controllers").exists()
-        name = f"autograder-{label}-{uuid.uuid4().hex[:8]}"
-        controllers = ["unified"] if self.v2 else ["memory", "pids", "cpu", "cpuacct"]
-        self.paths = {c: self._own(c) / name for c in controllers}  # cpu and cpuacct may share one
-        try:
-            for path in self.folders:
-                path.mkdir()
-            self._set_limits()
-        except OSError:
-            self.remove()
-            raise
-
-    def _set_limits(self) -> None:
-        memory = int(course_config.MEMORY_LIMIT_GB * 2**30)
-        self._write("memory.limit", memory)
-        self._write("memory.swap", 0 if self.v2 else memory, required=False)  # no swapping past the limit
-        self._write("pids.max", course_config.MAX_PROCESSES)
-        period = 100_000
-        quota = int(course_config.KERNEL_CPUS * period)
-        self._write("cpu.quota", f"{quota} {period}" if self.v2 else quota)
-
-    @classmethod
-    @functools.lru_cache(maxsize=None)
-    def problem(cls) -> str | None:
-        """Why per-submission cgroups cannot be made here, or None."""
-        if os.geteuid() != 0:
-            return "creating cgroups needs root"
-        try:
-            Cgroup("probe").remove()
-        except (OSError, ValueError) as error:
-            return f"no writable cgroup for memory, pids, cpu and cpuacct ({error})"
-        return None
-
-    @property
-    def folders(self) -> list[Path]:
-        return list(dict.fromkeys(self.paths.values()))
-
-    def _own(self, controller: str) -> Path:
-        """The grader's own cgroup in that hierarchy (limits of a container apply to children)."""
-        for line in Path("/proc/self/cgroup").read_text().splitlines():
-            _, controllers, path = line.split(":", 2)
-            if (self.v2 and controllers == "") or controller in controllers.split(","):
-                base = self.ROOT if self.v2 else self.ROOT / controller
-                return base / path.lstrip("/")
-        raise ValueError(f"the grader is in no {controller} cgroup")
-
-    def _file(self, key: str) -> Path:
-        controller, v1, v2 = self.FILES[key]
-        return self.paths["unified"] / v2 if self.v2 else self.paths[controller] / v1
-
-    def _write(self, key: str, value, required: bool = True) -> None:
-        try:
-            self._file(key).write_text(str(value))
-        except OSError:
-            if required:
-                raise
-
-    def _read_number(self, key: str, field: str | None = None) -> int:
-        try:
-            text = self._file(key).read_text()
-        except OSError:
-            return 0
-        if field is None:
-            return int(text.strip()) if text.strip().isdigit() else 0
-        for line in text.splitlines():
-            if line.split()[:1] == [field]:
-                return int(line.split()[1])
-        return 0
-
-    def enter_command(self) -> list[str]:
-        """A prefix that moves the process into this cgroup, then execs the rest of the command."""
-        joins = " && ".join(f"echo $$ > {shlex.quote(str(p / 'cgroup.procs'))}" for p in self.folders)
-        return ["/bin/sh", "-c", f'{joins} && exec "$@"', "sh"]
-
-    @property
-    def cpu_seconds(self) -> float:
-        """CPU time of every process that ran in this cgroup, exited ones included."""
-        if self.v2:
-            return self._read_number("cpu.usage", "usage_usec") / 1e6
-        return self._read_number("cpu.usage") / 1e9
-
-    @property
-    def peak_bytes(self) -> int:
-        return self._read_number("memory.peak")
-
-    @property
-    def oom_kills(self) -> int:
-        return self._read_number("memory.events", "oom_kill")
-
-    @property
-    def process_limit_hits(self) -> int:
-        return self._read_number("pids.events", "max")
-
-    def pids(self) -> set[int]:
-        found = set()
-        for path in self.folders:
-            try:
-                found |= {int(p) for p in (path / "cgroup.procs").read_text().split()}
-            except OSError:
-                pass
-        return found
-
-    def kill(self) -> None:
-        """SIGKILL every process in it (once: some may be starting)."""
-        for pid in self.pids():
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-
-    def remove(self) -> None:
-        """Kill whatever is left in it, then remove it."""
-        for _ in range(50):
-            if not self.pids():
-                break
-            self.kill()
-            time.sleep(0.1)
-        for path in self.folders:
-            try:
-                path.rmdir()
-            except OSError:
-                pass
-
-
-class MemoryWatch:
-    """Without cgroups: kill a process tree whose resident memory passes a limit (sampled)."""
-
-    def __init__(self, pid: int, limit_gb: float | None = None, interval_s: float = 0.2):
-        limit_gb = course_config.MEMORY_LIMIT_GB if limit_gb is None else limit_gb
-        self.pid, self.limit_bytes, self.interval_s = pid, limit_gb * 2**30, interval_s
-        self.peak_bytes = 0
-        self.exceeded = False
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-
-    def __enter__(self) -> MemoryWatch:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def tree_rss(self) -> int:
-        try:
-            root = psutil.Process(self.pid)
-            processes = [root, *root.children(recursive=True)]
-        except psutil.Error:
-            return 0
-        total = 0
-        for process in processes:
-            try:
-                total += process.memory_info().rss
-            except psutil.Error:
-                pass
-        return total
-
-    def _watch(self) -> None:
-        while not self._stop.is_set():
-            rss = self.tree_rss()
-            self.peak_bytes = max(self.peak_bytes, rss)
-            if rss > self.limit_bytes:
-                self.exceeded = True
-                kill_tree(self.pid)
-                return
-            time.sleep(self.interval_s)
-
-
-def kill_tree(pid: int) -> None:
-    try:
-        root = psutil.Process(pid)
-        processes = [*root.children(recursive=True), root]
-    except psutil.Error:
-        return
-    for process in processes:
-        try:
-            process.send_signal(signal.SIGKILL)
-        except psutil.Error:
-            pass

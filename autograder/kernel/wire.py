@@ -1,10 +1,13 @@
-"""What crosses from the student's kernel to the grader: validated, size-capped data, nothing else.
+"""The protocol between the grader and the student's kernel, both directions, and its limits.
 
-`decode` turns a reply of `kernel_stub.py` into plain values: JSON scalars, lists, tuples, dicts,
-numpy arrays (read from `.npy` bytes without pickle), and the data classes below. A Keras model
-arrives as its config and is rebuilt here only from an allowlist of Keras classes
-(`rebuild_model`). Anything malformed raises `WireError` with a message a student understands;
-no other exception leaves this module (tests/test_wire.py fuzzes it).
+To the kernel: `ArgumentWriter` writes a call's arguments (JSON, arrays as `.npy` files), which
+`server.decode_arguments` reads there. From the kernel: `decode` turns a reply of `server.py` into
+plain values: JSON scalars, lists, tuples, dicts, numpy arrays (read from `.npy` bytes without
+pickle), and the data classes below. Only that direction is untrusted: what crosses from the kernel
+is validated, size-capped data, nothing else. A Keras model arrives as its config, checked here
+against an allowlist of Keras classes (`check_model_config`) before anything rebuilds it. Anything
+malformed raises `WireError` with a message a student understands; no other exception leaves
+`decode` (tests/test_wire.py fuzzes it).
 """
 
 from __future__ import annotations
@@ -12,14 +15,23 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import itertools
 import json
 import math
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
+MIME = "application/x.autograder+json"  # the display message that carries the kernel's reply
+# The limits of a reply, for both sides: server.py (its `Budget`) counts items and depth in the very
+# units `decode` counts them in (a level per JSON list around a value, so a dict's [key, value] pairs
+# are two levels down, and one for a history's wrapper), so neither side needs slack over the other:
+# a value the server sends at MAX_DEPTH decodes, and one level more is refused by both (the server
+# names the limit to the student; the decoder is the guard, since kernel code can be changed).
 MAX_ITEMS = 100_000
-MAX_DEPTH = 24
+MAX_DEPTH = 20
 MAX_ARRAY_BYTES = 64 * 2**20
 MAX_PARAMETERS = 20_000_000  # the course's largest model (512 units on 10,000 inputs) has 5.4 M
 
@@ -97,6 +109,43 @@ class StudentException:
 @dataclass
 class Missing:
     name: str
+
+
+class ArgumentWriter:
+    """Arguments for the kernel: JSON, with arrays as .npy files in a folder the kernel can read
+    but not write (so it cannot swap a file the grader is about to write). The grader's own values
+    only, so nothing here is validated; server.decode_arguments reads them back."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self._files = itertools.count()
+
+    def encode(self, value):
+        if isinstance(value, np.ndarray):
+            name = f"{next(self._files)}.npy"
+            np.save(self.folder / name, value, allow_pickle=False)
+            os.chmod(self.folder / name, 0o644)
+            return {"__ndarray__": name}
+        if isinstance(value, tuple):
+            return {"__tuple__": [self.encode(v) for v in value]}
+        if isinstance(value, list):
+            return [self.encode(v) for v in value]
+        if isinstance(value, dict):
+            return {str(k): self.encode(v) for k, v in value.items()}
+        if isinstance(value, HistoryData):
+            return {"__history__": self.encode(value.history)}
+        if hasattr(value, "get_weights") and hasattr(value, "get_config"):  # the grader's own Keras model
+            import keras
+
+            return {"__model__": keras.saving.serialize_keras_object(value),
+                    "weights": [self.encode(w)["__ndarray__"] for w in value.get_weights()]}
+        if isinstance(value, (np.integer, np.floating)):
+            return value.item()
+        return value
+
+    def call_request(self, name: str, args: tuple, kwargs: dict, seed: int, weights: bool) -> dict:
+        return {"op": "call", "name": name, "args": self.encode(list(args)), "kwargs": self.encode(kwargs),
+                "seed": seed, "weights": weights, "inputs": str(self.folder)}
 
 
 def decode(reply, weights: bool = False) -> object:

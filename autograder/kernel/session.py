@@ -1,10 +1,11 @@
 """The student's kernel: it runs the notebook once, then serves calls of its functions to the checks.
 
 Student code runs here and nowhere else: a real Jupyter kernel (nbclient), started in its
-sandbox (`sandbox.py`: namespaces, an unprivileged user, cgroup limits), with a cap on each
+sandbox (`autograder/sandbox/`: namespaces, an unprivileged user, cgroup limits), with a cap on each
 message and on each cell's output, and time limits. After the last cell the kernel stays up, and
 each check asks it to call a notebook function on inputs the check chose, in the notebook's own
-namespace; what comes back is data, validated by `wire.py`. If the kernel died, or a function ignores interrupts, a fresh
+namespace: the source of `server.py` answers there, and what comes back is data, validated by
+`wire.py`. If the kernel died, or a function ignores interrupts, a fresh
 kernel with the notebook's definitions (top-level defs, classes, imports, literal assignments)
 takes over. A function that ran past a time limit is replaced in the kernel by one that fails at
 once, so a hang costs its time once per function, not once per cell or check that calls it.
@@ -13,7 +14,7 @@ Time limits count the CPU seconds of the kernel's cgroup (every process student 
 so a busy machine never stops an honest submission; a wall-clock backstop
 (course_config.WALL_LIMIT_FACTOR × the CPU limit) ends what burns no CPU. A cell past its CPU
 limit is interrupted, and killed with its kernel if it ignores that for INTERRUPT_GRACE_S.
-Without a cgroup the limits are wall-clock seconds scaled by timing.speed_factor().
+Without a cgroup the limits are wall-clock seconds scaled by speed.speed_factor().
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import itertools
 import json
 import os
 import secrets
@@ -31,16 +31,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
-import numpy as np
 import zmq
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
 import course_config
-from autograder import safe_outputs, sandbox, timing, wire
+from autograder import safe_outputs
+from autograder.kernel import speed, wire
+from autograder.kernel.wire import MIME, ArgumentWriter
+from autograder.sandbox import namespaces
+from autograder.sandbox.kernel_manager import SandboxedKernelManager
+from autograder.sandbox.memory_watch import MemoryWatch, kill_tree
 
-STUB_SOURCE = (Path(__file__).parent / "kernel_stub.py").read_text()
-MIME = "application/x.autograder+json"
 PROBE_TIMEOUT_S = 10
 POLL_S = 0.25  # how often the kernel's CPU time is read while a cell runs
 INTERRUPT_GRACE_S = 10  # a cell still running this long after its interrupt is killed with its kernel
@@ -48,6 +50,26 @@ MAX_FRESH_KERNELS = 3  # an interrupted kernel that cannot run `pass` within thi
 # TensorFlow's C++ start-up log is written to the process's stderr, not by Python: keep it out
 # of the cell outputs (ipykernel would otherwise copy it there).
 KERNEL_ARGUMENTS = ["--IPKernelApp.capture_fd_output=False", "--HistoryManager.hist_file=:memory:"]
+
+
+def _server_source() -> str:
+    """server.py as the kernel runs it: its one import of the grader's package (the protocol's
+    limits) replaced by their values, since the kernel cannot import the grader."""
+    source = (Path(__file__).parent / "server.py").read_text()
+    line = "from autograder.kernel.wire import MAX_DEPTH, MAX_ITEMS, MIME\n"
+    if source.count(line) != 1:
+        raise RuntimeError("server.py must import the protocol's limits in exactly one line")
+    return source.replace(line, f"MAX_DEPTH, MAX_ITEMS, MIME = {wire.MAX_DEPTH!r}, {wire.MAX_ITEMS!r}, {MIME!r}\n")
+
+
+SERVER_SOURCE = _server_source()
+
+
+def request_source(request: dict) -> str:
+    """The cell that answers `request` in the kernel. The server runs in a fresh dict of its own:
+    none of its names enter the notebook's namespace."""
+    return (f"(lambda scope: (exec({SERVER_SOURCE!r}, scope), "
+            f"scope['serve'](__import__('json').loads({json.dumps(request)!r}), globals())))({{}});")
 
 
 class KernelUnavailable(RuntimeError):
@@ -117,7 +139,7 @@ def kernel_environment(workdir: Path) -> dict[str, str]:
 class LimitedOutputClient(NotebookClient):
     """nbclient that keeps at most `output_limit` bytes of each cell's messages, of every type
     (stream, display data and its updates, results, errors, comm messages). A single message over
-    MAX_MESSAGE_BYTES never reaches here: the client's sockets refuse it (see sandbox.py)."""
+    MAX_MESSAGE_BYTES never reaches here: the client's sockets refuse it (see sandbox/kernel_manager.py)."""
 
     output_limit = course_config.MAX_OUTPUT_BYTES_PER_CELL
 
@@ -169,48 +191,12 @@ def cell_keys(notebook: nbformat.NotebookNode) -> list[str | None]:
     return keys
 
 
-class ArgumentWriter:
-    """Arguments for the kernel: JSON, with arrays as .npy files in a folder the kernel can read
-    but not write (so it cannot swap a file the grader is about to write)."""
-
-    def __init__(self, folder: Path):
-        self.folder = folder
-        self._files = itertools.count()
-
-    def encode(self, value):
-        if isinstance(value, np.ndarray):
-            name = f"{next(self._files)}.npy"
-            np.save(self.folder / name, value, allow_pickle=False)
-            os.chmod(self.folder / name, 0o644)
-            return {"__ndarray__": name}
-        if isinstance(value, tuple):
-            return {"__tuple__": [self.encode(v) for v in value]}
-        if isinstance(value, list):
-            return [self.encode(v) for v in value]
-        if isinstance(value, dict):
-            return {str(k): self.encode(v) for k, v in value.items()}
-        if isinstance(value, wire.HistoryData):
-            return {"__history__": self.encode(value.history)}
-        if hasattr(value, "get_weights") and hasattr(value, "get_config"):  # the grader's own Keras model
-            import keras
-
-            return {"__model__": keras.saving.serialize_keras_object(value),
-                    "weights": [self.encode(w)["__ndarray__"] for w in value.get_weights()]}
-        if isinstance(value, (np.integer, np.floating)):
-            return value.item()
-        return value
-
-    def call_request(self, name: str, args: tuple, kwargs: dict, seed: int, weights: bool) -> dict:
-        return {"op": "call", "name": name, "args": self.encode(list(args)), "kwargs": self.encode(kwargs),
-                "seed": seed, "weights": weights, "inputs": str(self.folder)}
-
-
 class KernelSession:
     """A sandboxed kernel for one submission: run its notebook, then call its functions."""
 
     def __init__(self, notebook: nbformat.NotebookNode, folder: Path, label: str = "submission"):
         self.notebook = notebook
-        self.box = sandbox.Box.create(folder, label)
+        self.box = namespaces.Box.create(folder, label)
         self.arguments = ArgumentWriter(self.box.inputs)
         # Seeds of student code come from a random key of this session's: the kernel sees every
         # seed, and nothing it sees can lead back to the course's check seed (issue 20).
@@ -220,12 +206,12 @@ class KernelSession:
         self.memory_exceeded = False
         self.peak_memory_bytes = 0
         self.client: LimitedOutputClient | None = None
-        self.watch: sandbox.MemoryWatch | None = None
+        self.watch: MemoryWatch | None = None
         self.monitor = None  # zmq events of the output socket: a refused message disconnects it
         self.refused_messages = 0
         self.fresh_kernels = 0
         self.counts_cpu = self.box.cgroup is not None
-        self.wall_factor = course_config.WALL_LIMIT_FACTOR if self.counts_cpu else timing.speed_factor()
+        self.wall_factor = course_config.WALL_LIMIT_FACTOR if self.counts_cpu else speed.speed_factor()
 
     def usage(self) -> float:
         """The clock every limit counts: the kernel's CPU seconds, or (no cgroup here) wall seconds."""
@@ -248,7 +234,7 @@ class KernelSession:
             self.notebook, timeout=course_config.CALL_TIMEOUT_S, allow_errors=True, kernel_name="python3",
             interrupt_on_timeout=True, record_timing=False,
             store_widget_state=False,  # widget outputs are never kept (safe_outputs), nor their state
-            kernel_manager_class=sandbox.SandboxedKernelManager.in_box(self.box),
+            kernel_manager_class=SandboxedKernelManager.in_box(self.box),
             error_on_timeout={"ename": "TimeoutError", "evalue": "ran past its time limit", "traceback": []},
             resources={"metadata": {"path": str(self.box.folder)}}, extra_arguments=KERNEL_ARGUMENTS,
         )
@@ -257,7 +243,7 @@ class KernelSession:
         await self.client.async_start_new_kernel_client()
         self.monitor = self.client.kc.iopub_channel.socket.get_monitor_socket(zmq.EVENT_DISCONNECTED)
         if not self.box.cgroup:
-            self.watch = sandbox.MemoryWatch(self.client.km.provisioner.process.pid).__enter__()
+            self.watch = MemoryWatch(self.client.km.provisioner.process.pid).__enter__()
 
     async def _count_refused_messages(self) -> int:
         """Messages refused since the last look (each one disconnects the output socket, which is
@@ -299,7 +285,7 @@ class KernelSession:
             except Exception:  # already gone
                 pass
             if pid is not None:
-                sandbox.kill_tree(pid.pid)
+                kill_tree(pid.pid)
         self.monitor = None
         self.client = None
 
@@ -392,9 +378,9 @@ class KernelSession:
                                  f"{course_config.MAX_MESSAGE_BYTES // 2**20} MB; they were refused unread.")
         outputs = self.notebook.cells[index].get("outputs", []) if index < len(self.notebook.cells) else []
         if any("No space left on device" in json.dumps(o) for o in outputs):
-            result.limits.append(f"Disk limit: {cell} filled one of its folders ({sandbox.HOME}, /tmp or /dev/shm: "
+            result.limits.append(f"Disk limit: {cell} filled one of its folders ({namespaces.HOME}, /tmp or /dev/shm: "
                                  f"{course_config.SCRATCH_LIMIT_MB} MB each; its socket folder: "
-                                 f"{sandbox.KERNEL_DIR_LIMIT_MB} MB).")
+                                 f"{namespaces.KERNEL_DIR_LIMIT_MB} MB).")
 
     # --- calls from the checks -------------------------------------------------------------------
 
@@ -434,9 +420,7 @@ class KernelSession:
     async def _request(self, request: dict, limit: float, wall_limit: float | None = None):
         if self.client is None or not await self._alive():
             await self._fresh_kernel()
-        source = (f"(lambda scope: (exec({STUB_SOURCE!r}, scope), "
-                  f"scope['_autograder_serve'](__import__('json').loads({json.dumps(request)!r}), globals())))({{}});")
-        cell = nbformat.v4.new_code_cell(source)
+        cell = nbformat.v4.new_code_cell(request_source(request))
         self.notebook.cells.append(cell)
         index = len(self.notebook.cells) - 1
         saved_limit = LimitedOutputClient.output_limit
