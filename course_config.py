@@ -39,7 +39,7 @@ EXCHANGE_DIR = Path(os.environ.get("COURSE_EXCHANGE_DIR", ROOT / "exchange"))
 
 # Course roster: a CSV with columns id,first_name,last_name,email, imported into the gradebook.
 ROSTER_CSV = Path(os.environ.get("COURSE_ROSTER", ROOT / "roster.csv"))
-# GitHub (the instructor's grade-submissions workflow, autograder/github.py): the roster above, with
+# GitHub (the instructor's grade-submissions workflow, autograder/platforms/github.py): the roster above, with
 # a `github` column (each student's login) and optional `due_<lab>` columns (an extension), says who
 # is graded; each student's repository in the organisation is named after this pattern.
 GITHUB_REPOSITORY_PATTERN = os.environ.get("COURSE_GITHUB_REPOSITORY_PATTERN") or "{assignment}-{login}"
@@ -63,7 +63,7 @@ IMDB_ARCHIVE = "aclImdb_v1_labeled.tar.gz"
 # grading kernel, which runs as another user, can read it.
 CACHE_DIR = Path(os.environ.get("COURSE_CACHE_DIR", ROOT / "build" / "cache"))
 # The grader's own training results, one JSON file per distinct model, protocol and data
-# (autograder/training_cache.py). Only the grader reads and writes it: it must lie outside every
+# (autograder/checks/training_cache.py). Only the grader reads and writes it: it must lie outside every
 # folder the sandboxed kernel sees (CACHE_DIR and DATA_DIR included), or it is not used. An empty
 # COURSE_TRAINING_CACHE_DIR switches it off; deleting the folder clears it.
 TRAINING_CACHE_DIR = os.environ.get("COURSE_TRAINING_CACHE_DIR", str(ROOT / "build" / "training_cache"))
@@ -96,7 +96,7 @@ NUM_THREADS = int(os.environ.get("COURSE_NUM_THREADS", "2"))  # TF/OMP threads p
 # submission's whole process tree, measured here (`make bench`, tests): IMDB reference with the
 # lab's uint8 matrices 2.2 GB, overfitting lab 2.1, MNIST 1.6. A student who keeps float32
 # matrices needs 5.9 GB, float64 9.6 (up to MEMORY_LIMIT_GB below). Workers are as many as fit
-# workers × (MEMORY_LIMIT_GB + WORKER_MEMORY_GB) in free memory (autograder/batch.py); with more
+# workers × (MEMORY_LIMIT_GB + WORKER_MEMORY_GB) in free memory (autograder/course/batch.py); with more
 # workers asked for (--workers), each kernel's limit is lowered to fit, not under
 # MEMORY_PER_SUBMISSION_GB.
 BATCH_WORKERS = int(os.environ.get("COURSE_BATCH_WORKERS", "0"))
@@ -110,7 +110,7 @@ def _number(name: str, default: float) -> float:
 
 # Limits per submission (the tests set small values through the environment). Each cell's limit
 # comes from the reference solution's own time for it (calibration/<lab>.timing.json, see
-# autograder/timing.py): factor × reference + extra; a cell the student added gets the extra alone.
+# autograder/grading/timing.py): factor × reference + extra; a cell the student added gets the extra alone.
 CELL_LIMIT_FACTOR = _number("COURSE_CELL_LIMIT_FACTOR", 3.0)
 CELL_LIMIT_EXTRA_S = _number("COURSE_CELL_LIMIT_EXTRA_S", 30)
 NOTEBOOK_LIMIT_FACTOR = _number("COURSE_NOTEBOOK_LIMIT_FACTOR", 1.5)
@@ -125,7 +125,7 @@ CALL_TIMEOUT_S = _number("COURSE_CALL_TIMEOUT_S", 10)
 # ended by a wall-clock backstop of WALL_LIMIT_FACTOR × the CPU limit: an honest cell needs
 # wall = CPU / its share of the cores, and its CPU limit is at least 3 × the reference's, so the
 # backstop holds down to a ninth of a core. Without cgroups (a laptop), the limits are wall-clock
-# seconds scaled by a speed probe of the machine (autograder/timing.py), and the report says so.
+# seconds scaled by a speed probe of the machine (autograder/grading/timing.py), and the report says so.
 WALL_LIMIT_FACTOR = _number("COURSE_WALL_LIMIT_FACTOR", 3.0)
 # The kernel's CPU quota (CFS), in cores; Gradescope's default container has 0.5.
 KERNEL_CPUS = _number("COURSE_KERNEL_CPUS", NUM_THREADS)

@@ -1,4 +1,4 @@
-"""nbgrader reads its settings from course_config.py; see autograder/nbgrader_settings.py."""
-from autograder.nbgrader_settings import configure
+"""nbgrader reads its settings from course_config.py; see autograder/course/nbgrader_settings.py."""
+from autograder.course.nbgrader_settings import configure
 
 configure(get_config())  # noqa: F821 - nbgrader provides get_config()

@@ -22,7 +22,7 @@ from pathlib import Path
 import nbformat
 
 import course_config
-from autograder.grade import grade_file
+from autograder.grading.grade import grade_file
 
 EXIT_GRADED, EXIT_CANNOT_GRADE = 0, 2
 # grade: the notebook did not run whole (a time, memory or process limit, a dead kernel, an
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "course":
         return course_command(args)
     if args.command == "gradescope":
-        from autograder.gradescope import build_autograder_zip
+        from autograder.platforms.gradescope import build_autograder_zip
 
         try:
             print(build_autograder_zip(args.assignment, args.out, args.timeout_minutes, args.cpus))
@@ -121,17 +121,17 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         return 0
     if args.command == "calibrate":
-        from autograder.calibrate import write_calibration
+        from autograder.course.calibrate import write_calibration
 
         write_calibration(args.assignment, args.seeds, args.out)
         return 0
     if args.command == "calibrate-timing":
-        from autograder.calibrate import write_timing
+        from autograder.course.calibrate import write_timing
 
         course_config.TRAINING_CACHE_DIR = ""  # measure the grader's training, never a cache hit
         print(write_timing(args.assignment).read_text())
         return 0
-    from autograder.demo import run_demo
+    from autograder.course.demo import run_demo
 
     return run_demo(args.root)
 
@@ -157,8 +157,8 @@ def grade_command(notebook: Path, assignment: str, json_out: Path | None, execut
 
 
 def course_command(args: argparse.Namespace) -> int:
-    from autograder.batch import autograde_all
-    from autograder.course import Course, NbgraderError
+    from autograder.course.batch import autograde_all
+    from autograder.course.nbgrader_course import Course, NbgraderError
 
     course = Course(args.root)
     assignment = getattr(args, "assignment", None)
@@ -175,11 +175,11 @@ def course_command(args: argparse.Namespace) -> int:
         elif args.step == "export":
             print(course.export(args.out or course.root / "export", assignments).read_text())
         elif args.step == "workflow":
-            from autograder import github
+            from autograder.platforms import github
 
             print(github.write_grading_workflow(course.root))
         elif args.step == "gather":
-            from autograder import github_gather
+            from autograder.platforms import github_gather
 
             print(github_gather.gather(course, args.assignment, args.results, args.roster, args.out or course.root / "export").read_text())
         else:

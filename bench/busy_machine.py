@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import course_config
-from autograder.samples import write_samples
+from autograder.course.samples import write_samples
 
 GRADERS = 2
 HOGS_PER_CORE = 2

@@ -11,13 +11,13 @@ points: complete with the metric mistake, the variants left undone, a syntax err
    kernel (`bench/in_kernel.py`), so both runs grade the same things. nbgrader's default settings
    except the cell timeout, which is the course's (600 s): nbgrader's default, 30 s, interrupts the
    variants cell of every complete submission (`--stock-cell-timeout 30` shows it).
-2. **course**: `autograder.batch.autograde_all`, the command instructors run.
+2. **course**: `autograder.course.batch.autograde_all`, the command instructors run.
 3. **bare**: the same notebooks executed by nbclient alone (`jupyter execute`), as many side by
    side and with as many threads each as the course's workers: the cost of running the notebooks
    at all, against which the grader's overhead is measured.
 
 4. **course, repeated**: the course's batch grader on the same batch again. The grader's own
-   training runs (autograder/training_cache.py) use a cache of the benchmark's own, emptied before
+   training runs (autograder/checks/training_cache.py) use a cache of the benchmark's own, emptied before
    step 1, so step 1 shows a batch in which several submissions share a model (the references and
    `variants_undone` build the same network) and step 4 the same batch graded again: the grader's
    seconds per submission, first and repeated. `--cache-only` runs steps 1 and 4 alone, and
@@ -54,12 +54,12 @@ import nbformat
 import psutil
 
 import course_config
-from autograder import grader_data
-from autograder.batch import autograde_all, choose_workers
+from autograder.checks import grader_data
+from autograder.course.batch import autograde_all, choose_workers
 from autograder.checks import load_lab
-from autograder.course import Course
-from autograder.nbgrader_grading import HIDDEN_TESTS
-from autograder.samples import make_sample, notebook_path, solution_sources
+from autograder.course.nbgrader_course import Course
+from autograder.course.nbgrader_grading import HIDDEN_TESTS
+from autograder.course.samples import make_sample, notebook_path, solution_sources
 
 ASSIGNMENT = "imdb_sentiment"
 NOTEBOOK = f"{ASSIGNMENT}.ipynb"
@@ -167,7 +167,7 @@ def worker_trees(me: psutil.Process):
     (found by the kernel's working folder, autograder-<student>-*/work)."""
     for worker in me.children():
         try:
-            if "autograder.worker" not in worker.cmdline():
+            if "autograder.course.worker" not in worker.cmdline():
                 continue
             own = _rss(worker)
             for kernel in worker.children():

@@ -15,7 +15,7 @@ import io
 import tempfile
 from pathlib import Path
 
-from autograder.checkrun import run_checks
+from autograder.grading.checkrun import run_checks
 from autograder.checks.submission import StudentCodeError
 from autograder.checks import common, load_lab
 from autograder.kernel import server, wire

@@ -21,7 +21,7 @@ from autograder.kernel.session import KernelSession
 from labtools import imdb
 
 REPO = Path(__file__).resolve().parent.parent
-# The grader's training cache (autograder/training_cache.py): a folder of this test process's own,
+# The grader's training cache (autograder/checks/training_cache.py): a folder of this test process's own,
 # empty at the start, so that no test sees an entry of an earlier run (a budget or a count of
 # training runs would be skipped). Subprocesses (workers, `course autograde`) inherit it.
 _TRAINING_CACHE = tempfile.mkdtemp(prefix="dl-course-training-cache-")

@@ -1,6 +1,6 @@
 """The batch's worker protocol: results come on a pipe of the worker's own, never on its stdout.
 
-A fake worker (a short script in place of `autograder.worker`) prints forged results, a huge
+A fake worker (a short script in place of `autograder.course.worker`) prints forged results, a huge
 unterminated line and noise on its stdout and stderr, and sends malformed, oversized, foreign or
 doubled lines on the result pipe: each of those fails that one student with a note, the worker
 is replaced, and the next student is graded as usual.
@@ -15,9 +15,9 @@ import time
 
 import pytest
 
-from autograder import batch
-from autograder.batch import UNREADABLE, Worker
-from autograder.course import Course
+from autograder.course import batch
+from autograder.course.batch import UNREADABLE, Worker
+from autograder.course.nbgrader_course import Course
 
 FAKE_WORKER = textwrap.dedent("""
     import json, os, sys, time

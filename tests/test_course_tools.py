@@ -13,10 +13,10 @@ import pytest
 from nbgrader.api import Gradebook
 
 import course_config
-from autograder import batch
-from autograder.course import Course
+from autograder.course import batch
+from autograder.course.nbgrader_course import Course
 from autograder.report import CheckResult, GradeReport
-from autograder.samples import make_sample
+from autograder.course.samples import make_sample
 
 ASSIGNMENT = "imdb_sentiment"
 

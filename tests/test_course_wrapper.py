@@ -16,10 +16,10 @@ import pytest
 from nbgrader.api import Gradebook
 
 import course_config
-from autograder.course import Course
-from autograder.demo import DEMO_ROSTER, student_submits
-from autograder.samples import make_sample, solution_sources
-from autograder.worker import nbgrader_api
+from autograder.course.nbgrader_course import Course
+from autograder.course.demo import DEMO_ROSTER, student_submits
+from autograder.course.samples import make_sample, solution_sources
+from autograder.course.worker import nbgrader_api
 
 ASSIGNMENT = "imdb_sentiment"
 HAND_GRADED = "written_answer"  # the lab's 2-point written answer, graded by hand

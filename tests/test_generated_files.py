@@ -12,8 +12,8 @@ import pytest
 
 import course_config
 from autograder.checks import load_lab
-from autograder.course import Course
-from autograder.samples import notebook_path
+from autograder.course.nbgrader_course import Course
+from autograder.course.samples import notebook_path
 
 ASSIGNMENTS = course_config.ASSIGNMENTS
 BLOCK = r"### BEGIN {0}(.*?)### END {0}"

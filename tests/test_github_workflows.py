@@ -21,9 +21,10 @@ import pytest
 import yaml
 
 import course_config
-from autograder import ci_templates, github, github_api, github_feedback, github_plan
+from autograder.course import ci_templates
+from autograder.platforms import github, github_api, github_feedback, github_plan
 from autograder.checks import load_lab
-from autograder.samples import make_sample
+from autograder.course.samples import make_sample
 from autograder.sandbox import namespaces
 
 ASSIGNMENT = "imdb_sentiment"
@@ -76,9 +77,9 @@ def test_grading_workflow_runs_at_each_deadline_with_secrets_only_where_no_stude
                 assert step["with"]["persist-credentials"] is False
             if any(t in json.dumps(step.get("env", {})) for t in TOKENS):
                 token_steps.append((name, step["run"].split(" --")[0]))
-    assert token_steps == [("plan", "python -m autograder.github plan"),
-                           ("grade", ".venv/bin/python -m autograder.github fetch"),
-                           ("deliver", "python -m autograder.github deliver")], "tokens only to plan, fetch, deliver"
+    assert token_steps == [("plan", "python -m autograder.platforms.github plan"),
+                           ("grade", ".venv/bin/python -m autograder.platforms.github fetch"),
+                           ("deliver", "python -m autograder.platforms.github deliver")], "tokens only to plan, fetch, deliver"
     steps = [s.get("name") for s in workflow["jobs"]["grade"]["steps"]]
     assert steps.index("Fetch each notebook of the last push before the student's deadline") \
         < steps.index("Check the sandbox") < steps.index("Grade"), "every fetch before any student code"
@@ -238,7 +239,7 @@ def test_plan_stops_before_grading_when_a_secret_or_setting_is_missing(tmp_path,
 
 def test_plan_needs_only_the_standard_library_and_course_config_names_a_bad_seed(tmp_path):
     env = {"PATH": PLAIN_PATH, **CHECKOUT, "SEED_TO_CHECK": "", "GH_TOKEN": "", "COURSE_GITHUB_ORG": ""}
-    plan = subprocess.run([sys.executable, "-S", "-m", "autograder.github", "plan", "--event", "schedule",
+    plan = subprocess.run([sys.executable, "-S", "-m", "autograder.platforms.github", "plan", "--event", "schedule",
                            "--schedule", "29 0 19 12 *", "--roster", str(tmp_path / "none.csv")],
                           env=env, cwd=tmp_path, capture_output=True, text=True)
     assert plan.returncode == 1 and "Traceback" not in plan.stderr, plan.stderr
@@ -378,8 +379,8 @@ def test_gather_tells_pushed_nothing_from_could_not_fetch(tmp_path, monkeypatch)
     listed; an own deadline becomes nbgrader's extension."""
     from nbgrader.api import Gradebook
 
-    from autograder.course import Course
-    from autograder.github_gather import gather
+    from autograder.course.nbgrader_course import Course
+    from autograder.platforms.github_gather import gather
 
     results = tmp_path / "results"
     for student, marker, text in (("s-ben", github.NOT_SUBMITTED, "no push to main"),
@@ -422,7 +423,7 @@ def test_nbgrader_imports_the_roster_with_its_github_columns(tmp_path):
     """One roster for nbgrader and GitHub: `nbgrader db student import` skips the columns it does not know."""
     from nbgrader.api import Gradebook
 
-    from autograder.course import Course
+    from autograder.course.nbgrader_course import Course
 
     roster = write_roster(tmp_path / "roster.csv", ["s001,Ada,Lovelace,ada@x,ada,2026-12-21T12:00:00Z"])
     (tmp_path / "course").mkdir()
@@ -525,7 +526,7 @@ def test_matrix_jobs_then_gather_give_nbgrader_grades(tiny_data, tmp_path):
     assert (course_root / "export" / "rerun.txt").read_text() == ""
     from nbgrader.api import Gradebook
 
-    from autograder.course import Course
+    from autograder.course.nbgrader_course import Course
 
     with Gradebook(Course(course_root).db_url, course_config.COURSE_ID) as gradebook:
         assert gradebook.find_submission(ASSIGNMENT, "ada").extension == timedelta(days=1)
@@ -536,7 +537,7 @@ def test_matrix_jobs_then_gather_give_nbgrader_grades(tiny_data, tmp_path):
 def test_gather_trusts_only_the_graders_table_of_checks(tmp_path):
     """A job's report gives scores only: points and cells are the grader's, scores are clamped,
     unknown checks are ignored, and an unreadable report is a zero with a note."""
-    from autograder.nbgrader_grading import read_precomputed
+    from autograder.course.nbgrader_grading import read_precomputed
 
     specs = load_lab(ASSIGNMENT).checks
     blank = make_sample(ASSIGNMENT, "blank")

@@ -17,9 +17,11 @@ import nbformat
 import pytest
 
 import course_config
-from autograder import checks, gradescope, timing
+from autograder import checks
+from autograder.grading import timing
+from autograder.platforms import gradescope
 from autograder.report import GradeReport
-from autograder.samples import make_sample
+from autograder.course.samples import make_sample
 from autograder.sandbox import namespaces
 
 ASSIGNMENT = "imdb_sentiment"

@@ -14,9 +14,9 @@ import pytest
 from nbgrader.api import Gradebook
 
 import course_config
-from autograder.course import Course
-from autograder.nbgrader_grading import PRECOMPUTED_RESULTS
-from autograder.samples import make_sample
+from autograder.course.nbgrader_course import Course
+from autograder.course.nbgrader_grading import PRECOMPUTED_RESULTS
+from autograder.course.samples import make_sample
 
 ASSIGNMENT = "imdb_sentiment"
 WRITTEN = "written_answer"  # markdown, 2 points, graded by hand only

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 from autograder.kernel import wire
-from autograder.samples import solution_sources
+from autograder.course.samples import solution_sources
 from tests.conftest import kernel_serving
 from tests.test_multiclass_checks import tiny_mnist
 

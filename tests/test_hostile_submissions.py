@@ -25,10 +25,10 @@ import pytest
 from nbformat.v4 import new_code_cell
 
 import course_config
-from autograder import timing
+from autograder.grading import timing
 from autograder.checks import check_module_path, load_lab
-from autograder.grade import grade_file
-from autograder.samples import make_sample
+from autograder.grading.grade import grade_file
+from autograder.course.samples import make_sample
 from autograder.sandbox import namespaces
 from tests.test_grading import STRUCTURAL_CHECKS
 
@@ -440,7 +440,7 @@ CASES = [
     Case("reads_the_checkout_git_and_installed_grader", insert_cell(SNOOPER), base="blank", needs_sandbox=True,
          fails=STRUCTURAL_CHECKS, hidden=("FOUND", "def test_", "grader importable: ModuleSpec")),
     Case("sees_and_signals_other_processes", insert_cell(PROCESS_HUNTER), base="blank", needs_sandbox=True,
-         fails=STRUCTURAL_CHECKS, hidden=("KILLED", "pytest", "autograder.worker", "COURSE_CHECK_SEED")),
+         fails=STRUCTURAL_CHECKS, hidden=("KILLED", "pytest", "autograder.course.worker", "COURSE_CHECK_SEED")),
     Case("leaves_a_grandchild_and_files_behind", insert_cell(OUTLIVER + "leave_a_grandchild(0)"), base="blank",
          needs_sandbox=True, fails=STRUCTURAL_CHECKS),
     Case("grandchild_holds_more_memory_than_the_limit", insert_cell(OUTLIVER + "leave_a_grandchild(4 * 2**30)"),

@@ -10,8 +10,8 @@ import pytest
 import course_config
 from autograder import checks
 from autograder.checks import REQUIRED_NAMES, load_lab
-from autograder.grader_data import DATASETS
-from autograder.samples import notebook_path, solution_sources
+from autograder.checks.grader_data import DATASETS
+from autograder.course.samples import notebook_path, solution_sources
 
 ASSIGNMENTS = course_config.ASSIGNMENTS
 

@@ -169,7 +169,7 @@ def test_real_mnist_files(tmp_path, monkeypatch):
 
 def test_prepared_caches_follow_each_data_sets_own_source_setting(monkeypatch):
     """Changing COURSE_MNIST_SOURCE prepares MNIST again; the IMDB setting does not touch it."""
-    from autograder import grader_data
+    from autograder.checks import grader_data
 
     mnist_stamp, imdb_stamp = (grader_data._stamp_text(name) for name in ("mnist", "imdb"))
     monkeypatch.setattr(course_config, "IMDB_SOURCE", "other-imdb-source")

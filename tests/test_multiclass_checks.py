@@ -11,8 +11,8 @@ import numpy as np
 
 import autograder.checks.multiclass_softmax as checks
 from autograder.checks.submission import StudentCodeError
-from autograder.grader_data import MnistData
-from autograder.samples import make_sample
+from autograder.checks.grader_data import MnistData
+from autograder.course.samples import make_sample
 from tests.conftest import kernel_serving
 
 CHECKS = ["test_predicted_digits", "test_saved_model_loads_back", "test_logits_model_outputs_logits",

@@ -10,7 +10,7 @@ import zipfile
 from pathlib import Path
 
 import course_config
-from autograder.student_files import course_pins
+from autograder.course.student_files import course_pins
 
 TEST_TOOLS = {"pytest-xdist", "hypothesis", "check-jsonschema"}
 

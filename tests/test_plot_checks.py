@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import autograder.checks.overfitting_regularization as checks
-from autograder.samples import make_sample
+from autograder.course.samples import make_sample
 from tests.conftest import kernel_serving
 
 HONEST = '''

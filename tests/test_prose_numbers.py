@@ -11,7 +11,7 @@ import pytest
 
 import course_config
 from autograder.checks import load_lab
-from autograder.samples import notebook_path
+from autograder.course.samples import notebook_path
 
 README = (course_config.ROOT / "README.md").read_text()
 THRESHOLDS = {lab: load_lab(lab).min_test_accuracy for lab in course_config.ASSIGNMENTS
@@ -126,14 +126,14 @@ TABLE_LABS = ("imdb_sentiment", "multiclass_softmax", "overfitting_regularizatio
 @pytest.mark.parametrize("row, limit", [("the notebook", "notebook"), ("all calls by the checks", "calls"),
                                         ("the grader's training of the student's models", "training_cpu")])
 def test_the_readmes_cpu_budgets_are_the_graders(row, limit):
-    from autograder import timing
+    from autograder.grading import timing
 
     quoted = measured(rf"\| {re.escape(row)} \|[^|]*\| ([0-9]+) s \| ([0-9]+) s \| ([0-9]+) s \|", README)
     assert quoted == tuple(round(getattr(timing.limits(lab), limit)) for lab in TABLE_LABS)
 
 
 def test_the_readmes_gradescope_timeouts_are_the_graders():
-    from autograder import gradescope
+    from autograder.platforms import gradescope
 
     quoted = measured(r"at least\s+([0-9]+) minutes for `imdb_sentiment`\s+and\s+([0-9]+) for\s+`multiclass_softmax`;"
                       r"\s+`overfitting_regularization`\s+needs\s+1\s+CPU\s+and\s+([0-9]+) minutes\s+\(([0-9]+)", README)

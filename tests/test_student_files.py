@@ -17,8 +17,8 @@ import pytest
 from packaging.requirements import Requirement
 
 import course_config
-from autograder.samples import notebook_path
-from autograder.student_files import (LABTOOLS, PYTHONS, course_pins, normalize, student_readme,
+from autograder.course.samples import notebook_path
+from autograder.course.student_files import (LABTOOLS, PYTHONS, course_pins, normalize, student_readme,
                                       student_requirements, write_student_files)
 from labtools import imdb, mnist, settings
 from tests.test_mnist_data import tiny_arrays, write_idx

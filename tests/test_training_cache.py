@@ -1,4 +1,4 @@
-"""The grader's own training runs are cached per distinct model (autograder/training_cache.py):
+"""The grader's own training runs are cached per distinct model (autograder/checks/training_cache.py):
 a second grading of the same model trains nothing, anything that changes the run misses, a damaged
 entry is recomputed, parallel writers never leave half an entry, and the kernel cannot see it."""
 
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import course_config
-from autograder import training_cache
+from autograder.checks import training_cache
 from autograder.checks import imdb_sentiment as imdb
 from autograder.sandbox import namespaces
 from tests.test_grader_runs import Notebook, model_data, reviews
@@ -124,7 +124,7 @@ def test_an_exception_is_not_stored(cache):
 WRITER = """
 import sys
 from pathlib import Path
-from autograder import training_cache
+from autograder.checks import training_cache
 result = {"history": {"loss": [float(i) for i in range(20000)]}, "writer": int(sys.argv[2])}
 for _ in range(60):
     training_cache.write_entry(Path(sys.argv[1]), "k", result)

@@ -23,8 +23,8 @@ from autograder.checks.common import (assert_history_comes_from_its_model, asser
                                       dense_layers, learning_rate,
                                       notebook_history, plain_history, probabilities, require_compiled, type_name)
 from autograder.checks.common import require_model as require_any_model
-from autograder import grader_data, training_cache
-from autograder.grader_data import multi_hot
+from autograder.checks import grader_data, training_cache
+from autograder.checks.grader_data import multi_hot
 
 DATA = "imdb"  # what the lab reads (grader_data.DATASETS)
 NUM_WORDS = course_config.IMDB_NUM_WORDS
@@ -72,7 +72,7 @@ PROTOCOL |= {"variant_table": [VARIANT_TABLE_TRAIN, VARIANT_TABLE_VAL, VARIANT_T
                                VARIANT_TABLE_CALLS]}
 
 LAYER_TYPES = (keras.layers.InputLayer, keras.layers.Dense, keras.layers.Activation)
-# Sample submissions (autograder/samples.py): the solution cells each fills, and text replaced in them.
+# Sample submissions (autograder/course/samples.py): the solution cells each fills, and text replaced in them.
 SAMPLES = {
     "partial": {
         "fill": ["decode_review", "vectorize_sequences", "build_model", "split_validation"],

@@ -22,7 +22,7 @@ from autograder.checks.common import (assert_history_comes_from_its_model, asser
                                       dense_layers, learning_rate, loss_name, network, notebook_history,
                                       plain_history, probabilities, require_compiled, type_name)
 from autograder.checks.common import require_model as require_any_model
-from autograder import grader_data, training_cache
+from autograder.checks import grader_data, training_cache
 
 DATA = "mnist"  # what the lab reads (grader_data.DATASETS)
 # The grader's own training run of build_small_model(): all 60,000 training images, then the test set.
@@ -43,7 +43,7 @@ HISTORY_TOLERANCE = {"loss": 0.1, "accuracy": 0.05}
 # Keras, which computes in float32 (relative error about 1e-7 per value).
 SOFTMAX_ATOL = 1e-6
 CROSS_ENTROPY_RTOL = 1e-4
-# Sample submissions (autograder/samples.py): the solution cells each fills, and text replaced in them.
+# Sample submissions (autograder/course/samples.py): the solution cells each fills, and text replaced in them.
 SAMPLES = {
     "partial": {
         "fill": ["build_small_model", "train_small_model", "softmax_by_hand"],

@@ -21,7 +21,7 @@ import tensorflow as tf
 from sklearn.datasets import make_moons
 
 import course_config
-from autograder import grader_data, training_cache
+from autograder.checks import grader_data, training_cache
 from autograder.checks import check
 from autograder.checks.common import (deterministic_threads, dense_activations, dense_layers, learning_rate,
                                       network, probabilities, require_compiled)
@@ -55,7 +55,7 @@ MIN_TEST_GAIN = {"dropout": 0.004}  # test accuracy above the original's
 MOONS_MIN_OVERFIT_GAP = 0.08  # moons_model(50): training accuracy minus accuracy on fresh points, at least
 MOONS_MIN_GAP_REDUCTION = 0.06  # L1 and dropout shrink that gap by at least this
 
-# Sample submissions (autograder/samples.py): the solution cells each fills, and text replaced in them.
+# Sample submissions (autograder/course/samples.py): the solution cells each fills, and text replaced in them.
 SAMPLES = {
     "partial": {
         "fill": ["build_sized_model", "plot_val_losses", "build_l2_model"],

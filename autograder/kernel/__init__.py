@@ -8,4 +8,6 @@
 - `wire.py`: the protocol itself, both directions: the arguments the grader sends
   (`ArgumentWriter`), the validated decoding of the kernel's replies (`decode`), and the limits
   both sides count (`MAX_DEPTH`, `MAX_ITEMS`).
+- `safe_outputs.py`: the executed notebook's outputs made safe to keep and show.
+- `speed.py`: where CPU time cannot be counted, how much slower this machine runs now.
 """

@@ -36,7 +36,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
 import course_config
-from autograder import safe_outputs
+from autograder.kernel import safe_outputs
 from autograder.kernel import speed, wire
 from autograder.kernel.wire import MIME, ArgumentWriter
 from autograder.sandbox import namespaces

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder image (the zip is unpacked in
 # /autograder/source; the build has internet, grading need not). Any base image with apt works;
-# Gradescope's default, Ubuntu 22.04, is the one documented (autograder/gradescope.py).
+# Gradescope's default, Ubuntu 22.04, is the one documented (autograder/platforms/gradescope.py).
 set -euo pipefail
 ROOT="${AUTOGRADER_ROOT:-/autograder}"
 SOURCE="$ROOT/source"
@@ -33,7 +33,7 @@ echo "$SOURCE" > "$("$ROOT/venv/bin/python" -c 'import sysconfig; print(sysconfi
 # The lab's data caches, built once here (the same settings as run_autograder's).
 cd "$SOURCE"
 COURSE_DATA_DIR="$SOURCE/data" COURSE_IMDB_SOURCE=archive COURSE_MNIST_SOURCE=archive \
-  "$ROOT/venv/bin/python" -m autograder.gradescope prepare --assignment {assignment}
+  "$ROOT/venv/bin/python" -m autograder.platforms.gradescope prepare --assignment {assignment}
 
 # Student code runs as another user: it may read course_config.py, labtools, the data and the
 # caches (share_cache opened those), not the grader, its checks, the release or the calibration.

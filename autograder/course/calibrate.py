@@ -20,11 +20,12 @@ from pathlib import Path
 import nbformat
 
 import course_config
-from autograder import grader_data, timing
+from autograder.checks import grader_data
+from autograder.grading import timing
 from autograder.checks.submission import Submission
 from autograder.checks import load_lab
-from autograder.grade import run_submission
-from autograder.samples import make_sample
+from autograder.grading.grade import run_submission
+from autograder.course.samples import make_sample
 from autograder.kernel.session import KernelSession
 
 

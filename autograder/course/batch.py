@@ -29,9 +29,10 @@ import psutil
 from tqdm import tqdm
 
 import course_config
-from autograder import grader_data, hand_grades
+from autograder.checks import grader_data
+from autograder.course import hand_grades
 from autograder.checks import load_lab
-from autograder.course import Course, nbgrader_environment
+from autograder.course.nbgrader_course import Course, nbgrader_environment
 from autograder.report import GradeReport
 from autograder.sandbox import cgroups
 
@@ -110,13 +111,13 @@ def choose_workers(requested: int, submissions: int) -> int:
 
 
 class Worker:
-    """One warm `autograder.worker` process, replaced when it hangs, dies or sends anything but
+    """One warm `autograder.course.worker` process, replaced when it hangs, dies or sends anything but
     one well-formed result. Its results come on a pipe of its own (its fd is the last argument);
     its stdout and stderr go to its log, so nothing printed there can pass for a result."""
 
     def __init__(self, course: Course, assignment: str, threads: int, log: Path,
                  kernel_memory_gb: float = course_config.MEMORY_LIMIT_GB):
-        self.args = [sys.executable, "-I", "-m", "autograder.worker", str(course.root), assignment]
+        self.args = [sys.executable, "-I", "-m", "autograder.course.worker", str(course.root), assignment]
         self.env = nbgrader_environment({"COURSE_NUM_THREADS": str(threads),
                                          "COURSE_MEMORY_LIMIT_GB": f"{kernel_memory_gb:g}"})
         self.log = log

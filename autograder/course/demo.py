@@ -14,9 +14,9 @@ from pathlib import Path
 import nbformat
 
 import course_config
-from autograder.batch import autograde_all
-from autograder.course import Course
-from autograder.samples import make_sample
+from autograder.course.batch import autograde_all
+from autograder.course.nbgrader_course import Course
+from autograder.course.samples import make_sample
 
 DEMO_ROSTER = course_config.ROOT / "demo" / "roster.csv"
 DEMO_SUBMISSIONS = {"ada": "reference", "ben": "partial", "cy": "broken"}

@@ -17,14 +17,16 @@ from pathlib import Path
 import nbformat
 
 import course_config
-from autograder import grader_data, safe_outputs, timing
-from autograder.checkrun import run_checks
+from autograder.checks import grader_data
+from autograder.grading import timing
+from autograder.kernel import safe_outputs
+from autograder.grading.checkrun import run_checks
 from autograder.checks.submission import Submission
 from autograder.checks import Lab, as_lab
 from autograder.kernel.session import ExecutionResult, KernelSession
 from autograder.report import GradeReport
 from autograder.sandbox import namespaces
-from autograder.tamper import find_tampering
+from autograder.grading.tamper import find_tampering
 
 
 def grade_file(path: Path, lab: Lab | str) -> tuple[GradeReport, nbformat.NotebookNode | None]:

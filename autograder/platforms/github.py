@@ -28,12 +28,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import course_config
-from autograder import github_plan
-from autograder.github_api import GitHub, GitHubError, next_link  # noqa: F401  (the module's API)
-from autograder.github_plan import parse_time, plan, repository_name, schedule_of
+from autograder.platforms import github_plan
+from autograder.platforms.github_api import GitHub, GitHubError, next_link  # noqa: F401  (the module's API)
+from autograder.platforms.github_plan import parse_time, plan, repository_name, schedule_of
 
 WORKFLOW_PATH = Path(".github") / "workflows" / "grade-submissions.yml"
-TEMPLATE = Path(__file__).resolve().parent / "templates" / "grade-submissions.yml"
+TEMPLATE = Path(__file__).resolve().parents[1] / "templates" / "grade-submissions.yml"
 # Activities that move a branch (GitHub's activity_type values; a merged pull request counts).
 PUSHES = ("push", "force_push", "pr_merge", "merge_queue_merge")
 # What the fetch step leaves in a student's results folder when there is no notebook to grade.
@@ -159,7 +159,7 @@ def plan_command(args: argparse.Namespace, api: GitHub | None = None, now: datet
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autograder.github", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m autograder.platforms.github", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     planning = commands.add_parser("plan", help="check the settings; lab, deadline and matrix (GITHUB_OUTPUT lines)")
@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.org:
         raise SystemExit("No organisation: set the COURSE_GITHUB_ORG variable (or --org).")
     if args.command == "deliver":
-        from autograder import github_feedback
+        from autograder.platforms import github_feedback
 
         return github_feedback.deliver_all(GitHub(), args.org, args.export, args.published)
     if not os.environ.get("CHUNK"):

@@ -123,7 +123,7 @@ def prepare(name: str | None) -> str | None:
     stamp = course_config.CACHE_DIR / f"{name}.prepared"
     if stamp.is_file() and stamp.read_text() == _stamp_text(name):
         return None
-    process = subprocess.run([sys.executable, "-m", "autograder.grader_data", name],
+    process = subprocess.run([sys.executable, "-m", "autograder.checks.grader_data", name],
                              capture_output=True, text=True)
     if process.returncode != 0:
         lines = process.stderr.strip().splitlines() or [f"exit status {process.returncode}"]

@@ -29,9 +29,9 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from nbgrader.utils import is_grade
 from traitlets import Callable
 
-from autograder.course import GRADE_REPORT_KEY
+from autograder.course.nbgrader_course import GRADE_REPORT_KEY
 from autograder.checks import load_lab
-from autograder.grade import grade_notebook
+from autograder.grading.grade import grade_notebook
 from autograder.report import GradeReport
 
 PRECOMPUTED_RESULTS = "COURSE_PRECOMPUTED_RESULTS"

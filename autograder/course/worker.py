@@ -1,4 +1,4 @@
-"""A warm grading worker: `python -I -m autograder.worker COURSE_ROOT ASSIGNMENT`.
+"""A warm grading worker: `python -I -m autograder.course.worker COURSE_ROOT ASSIGNMENT`.
 
 It imports TensorFlow, pytest, the lab's checks and its data once, then autogrades one student
 after another with nbgrader's own `autograde` (its Python API, in this process): a student id per
@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING, Callable
 if TYPE_CHECKING:
     from nbgrader.apps import NbGraderAPI
 
-    from autograder.course import Course
+    from autograder.course.nbgrader_course import Course
     from autograder.report import GradeReport
 
 
 def warm_up(assignment: str) -> None:
     """Import the checks and load the lab's data (kept for every later submission)."""
-    from autograder import grader_data
+    from autograder.checks import grader_data
     from autograder.checks import load_lab
 
     lab = load_lab(assignment)
@@ -42,7 +42,7 @@ def nbgrader_api(course: Course, on_report: Callable[[str, GradeReport], None] |
     from traitlets.config import Config
 
     import course_config
-    from autograder import nbgrader_settings
+    from autograder.course import nbgrader_settings
 
     config = Config()
     nbgrader_settings.configure(config)
@@ -69,7 +69,7 @@ def failure_reason(result: dict) -> str:
 
 
 def main(root: str, assignment: str, result_fd: int) -> int:
-    from autograder.course import Course
+    from autograder.course.nbgrader_course import Course
 
     os.set_inheritable(result_fd, False)  # no kernel or other child of this process gets the pipe
     results = os.fdopen(result_fd, "w", encoding="utf-8")

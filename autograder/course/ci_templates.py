@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-TEMPLATE = Path(__file__).resolve().parent / "templates" / "student-practice.yml"
+TEMPLATE = Path(__file__).resolve().parents[1] / "templates" / "student-practice.yml"
 WORKFLOW_PATH = Path(".github") / "workflows" / "practice-run.yml"
 
 

@@ -2,7 +2,7 @@
 
 The checks reach the notebook only through the `submission` fixture (checks/submission.py). The
 grader's process imports TensorFlow, pytest, the checks and the lab's data once, and a batch
-worker grades one submission after another with them (`autograder/worker.py`).
+worker grades one submission after another with them (`autograder/course/worker.py`).
 """
 
 from __future__ import annotations

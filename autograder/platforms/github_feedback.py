@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from autograder.github_api import GitHub, GitHubError
-from autograder.github_plan import repository_name
+from autograder.platforms.github_api import GitHub, GitHubError
+from autograder.platforms.github_plan import repository_name
 
 SHOWN = {"visible", "after_due_date"}
 

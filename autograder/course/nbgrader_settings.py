@@ -31,8 +31,8 @@ def configure(c) -> None:
     from nbconvert.preprocessors import ClearMetadataPreprocessor
     from nbgrader.preprocessors import AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput
 
-    from autograder.hand_grades import SaveAutoGradesKeepingHandGrades
-    from autograder.nbgrader_grading import GradeWithHiddenChecks
+    from autograder.course.hand_grades import SaveAutoGradesKeepingHandGrades
+    from autograder.course.nbgrader_grading import GradeWithHiddenChecks
 
     c.Autograde.autograde_preprocessors = [
         GradeWithHiddenChecks, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,

@@ -11,10 +11,10 @@ import shutil
 from pathlib import Path
 
 import course_config
-from autograder import hand_grades
-from autograder.course import NbgraderError
-from autograder.github import FETCH_ERROR, NOT_SUBMITTED, PLAN_FILE, append_summary
-from autograder.github_plan import parse_time
+from autograder.course import hand_grades
+from autograder.course.nbgrader_course import NbgraderError
+from autograder.platforms.github import FETCH_ERROR, NOT_SUBMITTED, PLAN_FILE, append_summary
+from autograder.platforms.github_plan import parse_time
 
 
 def why_not_graded(folder: Path) -> tuple[str, bool]:
@@ -50,7 +50,7 @@ def add_students(course, assignment: str, students: set[str], deadlines: dict[st
 def gather(course, assignment: str, results: Path, roster: Path, out: Path) -> Path:
     """Every matrix job's results into the gradebook with nbgrader's own autograde (reading the
     grader's reports instead of grading again), then notes, feedback and nbgrader's export."""
-    from autograder.nbgrader_grading import PRECOMPUTED_RESULTS
+    from autograder.course.nbgrader_grading import PRECOMPUTED_RESULTS
 
     if Path(roster).is_file():
         course.setup(roster, [assignment])

@@ -29,10 +29,10 @@ import zipfile
 from pathlib import Path
 
 import course_config
-from autograder import timing
+from autograder.grading import timing
 from autograder.checks import load_lab
 
-TEMPLATES = Path(__file__).resolve().parent / "templates"
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 # The grader and what it needs (the lab's release: tamper detection compares with it); tests,
 # sources and solutions stay behind.
 PACKAGE_DIRS = ["autograder", "labtools"]
@@ -95,7 +95,7 @@ def build_autograder_zip(assignment: str, out: Path, timeout_minutes: int = DEFA
 
 def lab_data_files(assignment: str) -> list[Path]:
     """The data files the lab reads (from course_config.DATA_DIR), which the zip carries."""
-    from autograder.grader_data import DATASETS
+    from autograder.checks.grader_data import DATASETS
 
     name = load_lab(assignment).data
     if name is None:
@@ -174,7 +174,7 @@ def _add(archive: zipfile.ZipFile, name: str, text: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """The scripts' steps: prepare (setup.sh), limits and fallback (run_autograder)."""
-    parser = argparse.ArgumentParser(prog="python -m autograder.gradescope")
+    parser = argparse.ArgumentParser(prog="python -m autograder.platforms.gradescope")
     parser.add_argument("step", choices=["prepare", "limits", "fallback"])
     parser.add_argument("--assignment", required=True, choices=course_config.ASSIGNMENTS)
     parser.add_argument("--timeout-minutes", type=float, default=DEFAULT_TIMEOUT_MINUTES)
@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--message", default="", help="fallback: why no check ran")
     args = parser.parse_args(argv)
     if args.step == "prepare":
-        from autograder import grader_data
+        from autograder.checks import grader_data
 
         problem = grader_data.prepare(load_lab(args.assignment).data)
         print(problem or f"{args.assignment}: data and caches ready in {course_config.CACHE_DIR}", file=sys.stderr)

@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 
 import course_config
-from autograder import ci_templates
+from autograder.course import ci_templates
 
 GRADE_REPORT_KEY = "course_grader"  # notebook metadata holding the grader's report
 
@@ -112,8 +112,8 @@ class Course:
         # nbgrader's --force removes the old release before it writes the new one: first make sure
         # the gradebook opens (this is where a missing `alembic` or a locked database shows).
         self.nbgrader("db", "assignment", "list")
-        from autograder.graded_parts import write_graded_parts
-        from autograder.student_files import write_student_files
+        from autograder.course.graded_parts import write_graded_parts
+        from autograder.course.student_files import write_student_files
 
         for assignment in assignments:
             write_graded_parts(self.path(course_config.SOURCE_DIR, assignment) / f"{assignment}.ipynb", assignment)
