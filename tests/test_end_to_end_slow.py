@@ -1,4 +1,4 @@
-"""The real IMDB data and real training, end to end (minutes): marked slow, run by `make test` and CI."""
+"""The real IMDB data and real training, end to end (minutes): marked slow, run by `make test-slow` and CI."""
 
 from __future__ import annotations
 

@@ -10,10 +10,8 @@ kernel."""
 
 from __future__ import annotations
 
-import base64
 import importlib
 import inspect
-import io
 import json
 import re
 from types import SimpleNamespace
@@ -23,7 +21,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from autograder.kernel import wire
+from autograder.kernel import server, wire
 from autograder.course.samples import solution_sources
 from tests.conftest import kernel_serving
 from tests.test_multiclass_checks import tiny_mnist
@@ -132,26 +130,9 @@ class InProcess:
 
     @staticmethod
     def sent(value, weights: bool):
-        def model(value):
-            sent = {"__model__": keras.saving.serialize_keras_object(value),
-                    "iterations": int(value.optimizer.iterations.numpy()) if value.optimizer else 0}
-            if weights:
-                sent["weights"] = [{"__ndarray__": base64.b64encode(array_bytes(w)).decode()} for w in value.get_weights()]
-            return sent
-
-        if isinstance(value, keras.Model):
-            value = wire.decode(json.loads(json.dumps({"result": model(value)})), weights=weights)
-        elif isinstance(value, keras.callbacks.History):
-            series = {"__dict__": [[key, [float(v) for v in values]] for key, values in value.history.items()]}
-            sent = {"__history__": series, "model": model(value.model)}
-            value = wire.decode(json.loads(json.dumps({"result": sent})), weights=weights)
+        if isinstance(value, (keras.Model, keras.callbacks.History)):
+            return wire.decode(json.loads(json.dumps({"result": server.encode(value, weights)})), weights=weights)
         return value
-
-
-def array_bytes(array) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, np.asarray(array), allow_pickle=False)
-    return buffer.getvalue()
 
 
 class Prefixed:
