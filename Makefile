@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 ASSIGNMENTS := $(shell $(PYTHON) -c "import course_config; print(' '.join(course_config.ASSIGNMENTS))")
 
-.PHONY: demo test test-slow lab bench release solutions samples check-generated clean
+.PHONY: venv demo test test-slow lab bench release solutions clean
 
 # The runtime (requirements.txt) and the test tools (requirements-dev.txt), all pinned.
 $(BIN)/.installed: requirements.txt requirements-dev.txt pyproject.toml

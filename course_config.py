@@ -125,7 +125,7 @@ CALL_TIMEOUT_S = _number("COURSE_CALL_TIMEOUT_S", 10)
 # ended by a wall-clock backstop of WALL_LIMIT_FACTOR × the CPU limit: an honest cell needs
 # wall = CPU / its share of the cores, and its CPU limit is at least 3 × the reference's, so the
 # backstop holds down to a ninth of a core. Without cgroups (a laptop), the limits are wall-clock
-# seconds scaled by a speed probe of the machine (autograder/grading/timing.py), and the report says so.
+# seconds scaled by a speed probe of the machine (autograder/kernel/speed.py), and the report says so.
 WALL_LIMIT_FACTOR = _number("COURSE_WALL_LIMIT_FACTOR", 3.0)
 # The kernel's CPU quota (CFS), in cores; Gradescope's default container has 0.5.
 KERNEL_CPUS = _number("COURSE_KERNEL_CPUS", NUM_THREADS)

@@ -60,13 +60,13 @@ from autograder.checks import load_lab
 from autograder.course.nbgrader_course import Course
 from autograder.course.nbgrader_grading import HIDDEN_TESTS
 from autograder.course.samples import make_sample, notebook_path, solution_sources
+from bench import busy_machine
 
 ASSIGNMENT = "imdb_sentiment"
 NOTEBOOK = f"{ASSIGNMENT}.ipynb"
 SAMPLE_INTERVAL_S = 0.2
 STOCK_DEFAULT_CELL_TIMEOUT_S = 30  # nbgrader's Execute.timeout
 IN_KERNEL_TESTS = """### BEGIN HIDDEN TESTS
-from bench import busy_machine
 from bench.in_kernel import cell_points
 cell_points({assignment!r}, {cell!r}, globals())
 ### END HIDDEN TESTS"""

@@ -1,5 +1,5 @@
-"""The grader's folders are layers: a module imports only from its own layer or the ones below,
-and no modules import each other in a circle (the README's architecture table)."""
+"""The grader's folders are layers: a module imports only from its own layer or lower ones, and
+no modules import each other in a circle (the README's table "The grader's layers")."""
 
 from __future__ import annotations
 

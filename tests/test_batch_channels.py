@@ -123,3 +123,20 @@ def test_the_batch_goes_on_after_an_unreadable_result(fake_worker, tmp_path, mon
     out = capsys.readouterr().out
     assert re.search(r"\ngarbled +failed +- +\d+ s  " + re.escape(UNREADABLE), out)
     assert "1 workers × " in out and "each kernel limited to" in out
+
+
+def test_the_worker_s_report_sink_reaches_nbgrader_s_preprocessor_itself(tmp_path):
+    """traitlets deep-copies config values: a plain dict (or its bound method) would reach the
+    preprocessor as a copy, and the worker would never see a report."""
+    from autograder.course.nbgrader_grading import GradeWithHiddenChecks, ReportSink
+    from autograder.course.worker import nbgrader_api
+
+    sink = ReportSink()
+    api = nbgrader_api(Course(tmp_path), sink)
+    preprocessor = GradeWithHiddenChecks(parent=api)
+    assert preprocessor.report_sink is sink
+
+
+def test_a_success_without_a_report_fails_that_student():
+    result = batch.result_of({"student": "ada", "success": True, "report": None}, 1.0)
+    assert (result.status, result.detail) == ("failed", "the grading worker sent no readable grade report")

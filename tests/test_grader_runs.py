@@ -6,7 +6,6 @@ code stop at their budgets. The data are small and made here."""
 from __future__ import annotations
 
 import json
-import math
 import time
 import types
 

@@ -48,6 +48,19 @@ def test_every_check_counts_towards_a_test_cell_worth_its_points(assignment):
     assert totals == cells
 
 
+def test_every_module_beside_the_labs_is_named_as_no_lab():
+    modules = {path.stem for path in checks.CHECKS_DIR.glob("*.py") if not path.stem.startswith("_")}
+    assert modules - set(ASSIGNMENTS) == checks.NOT_LABS
+    with pytest.raises(ValueError, match="No hidden checks for assignment 'grader_data'"):
+        load_lab("grader_data")
+
+
+def test_the_threshold_read_from_the_source_is_the_module_s():
+    """MIN_TEST_ACCURACY must be a literal: the prose test reads it without importing the checks."""
+    for lab in ASSIGNMENTS:
+        assert load_lab(lab).min_test_accuracy == getattr(load_lab(lab).module(), "MIN_TEST_ACCURACY", None)
+
+
 def test_a_module_that_misses_a_declaration_is_named(tmp_path, monkeypatch):
     (tmp_path / "half_lab.py").write_text("SAMPLES = {}\n\n@check(points=1, cell='a')\ndef test_a():\n    pass\n")
     monkeypatch.setattr(checks, "CHECKS_DIR", tmp_path)

@@ -177,3 +177,14 @@ def test_prepared_caches_follow_each_data_sets_own_source_setting(monkeypatch):
     assert grader_data._stamp_text("imdb") != imdb_stamp
     monkeypatch.setattr(course_config, "MNIST_SOURCE", "other-mnist-source")
     assert grader_data._stamp_text("mnist") != mnist_stamp
+
+
+def test_the_data_are_prepared_by_data_set_or_by_lab():
+    """`python -m autograder.checks.grader_data NAME` (the GitHub workflow passes the lab's name)."""
+    from autograder.checks import grader_data
+
+    assert [grader_data.data_set_named(name) for name in ("mnist", "imdb", "multiclass_softmax", "imdb_sentiment",
+                                                          "overfitting_regularization")] == [
+        "mnist", "imdb", "mnist", "imdb", "imdb"]
+    with pytest.raises(ValueError, match="No hidden checks"):
+        grader_data.data_set_named("nonsense")

@@ -61,10 +61,14 @@ class CheckSpec:
         return CheckResult(self.name, self.cell, self.description, self.points, score, message, self.visibility)
 
 
+# The modules beside the labs' that serve them all: none of them is a lab.
+NOT_LABS = {"common", "conftest", "figures", "grader_data", "submission", "training_cache"}
+
+
 def check_module_path(assignment: str) -> Path:
     path = CHECKS_DIR / f"{assignment}.py"
-    if not path.is_file():
-        known = sorted(p.stem for p in CHECKS_DIR.glob("*.py") if not p.stem.startswith("_"))
+    if not path.is_file() or assignment in NOT_LABS:
+        known = sorted(p.stem for p in CHECKS_DIR.glob("*.py") if not p.stem.startswith("_") and p.stem not in NOT_LABS)
         raise ValueError(f"No hidden checks for assignment {assignment!r}; known: {', '.join(known)}")
     return path
 
@@ -146,7 +150,7 @@ def _literals(tree: ast.Module) -> dict:
             if isinstance(target, ast.Name) and node.value is not None:
                 try:
                     values[target.id] = ast.literal_eval(node.value)
-                except ValueError:  # computed from other names: read through Lab.module
+                except (ValueError, TypeError, SyntaxError, RecursionError):  # computed: read through Lab.module()
                     pass
     return values
 

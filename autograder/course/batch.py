@@ -222,7 +222,7 @@ def result_of(outcome: dict, seconds: float) -> StudentResult:
         return StudentResult(student, "failed", None, None, seconds, last_line)
     try:
         report = GradeReport.from_dict(outcome["report"])
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, AttributeError):  # no report, or not a report's fields
         return StudentResult(student, "failed", None, None, seconds, "the grading worker sent no readable grade report")
     status = "timed out" if report.execution_status == "timed out" else "graded"
     detail = "" if report.ran_whole else f"notebook {report.execution_status}"

@@ -35,7 +35,7 @@ def calibrate(assignment: str, seeds: int) -> dict:
     source = course_config.ROOT / course_config.SOURCE_DIR / assignment / f"{assignment}.ipynb"
     lab = load_lab(assignment)
     checks = lab.module()
-    data = grader_data.load(lab.data)
+    data = None if lab.data is None else grader_data.load(lab.data)
     runs, seconds = [], []
     with tempfile.TemporaryDirectory(prefix="autograder-calibrate-") as folder:
         os.chmod(folder, 0o711)

@@ -32,6 +32,7 @@ from nbgrader.api import Gradebook, InvalidEntry, MissingEntry
 from nbgrader.preprocessors import SaveAutoGrades
 from nbgrader.utils import is_solution
 from sqlalchemy import Column, MetaData, String, Table, delete, insert, select
+from sqlalchemy.schema import CreateTable
 
 GRADED_ANSWERS = Table("course_graded_answer", MetaData(),
                        Column("grade_id", String(32), primary_key=True),
@@ -60,7 +61,8 @@ class SaveAutoGradesKeepingHandGrades(SaveAutoGrades):
         super()._add_score(cell, resources)  # needs_manual_grade again wherever a manual score is
         fingerprint = answer_fingerprint(cell, self.answers, grade.auto_score)
         db = self.gradebook.db
-        GRADED_ANSWERS.create(db.connection(), checkfirst=True)  # in this transaction: no second writer
+        # IF NOT EXISTS: two workers may save their first grades at once.
+        db.execute(CreateTable(GRADED_ANSWERS, if_not_exists=True))
         recorded = db.scalar(select(GRADED_ANSWERS.c.fingerprint).where(GRADED_ANSWERS.c.grade_id == grade.id))
         if graded_by_hand and recorded == fingerprint:
             grade.needs_manual_grade = False

@@ -5,7 +5,7 @@ and each autograder test cell's output becomes its checks' results with the earn
 cell's value, which nbgrader's own `SaveAutoGrades` step reads as partial credit. So the gradebook
 and `python -m autograder grade` award the same points from one set of checks.
 
-With COURSE_PRECOMPUTED_RESULTS set (the GitHub workflow's gather job, see github.py) the
+With COURSE_PRECOMPUTED_RESULTS set (the GitHub workflow's gather job, platforms/github_gather.py) the
 notebook is not run again: the report and executed notebook of the grading job for this student
 are read from that folder, their scores checked against the grader's own table of checks.
 
@@ -27,7 +27,7 @@ from nbformat import NotebookNode
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import NbGraderPreprocessor
 from nbgrader.utils import is_grade
-from traitlets import Callable
+from traitlets import Instance
 
 from autograder.course.nbgrader_course import GRADE_REPORT_KEY
 from autograder.checks import load_lab
@@ -38,10 +38,17 @@ PRECOMPUTED_RESULTS = "COURSE_PRECOMPUTED_RESULTS"
 HIDDEN_TESTS = re.compile(r"[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[ \t]*\n?", re.DOTALL)
 
 
+class ReportSink(dict):
+    """student -> GradeReport: where a batch worker (nbgrader's API, in its process) is handed each
+    report, typed, to send on, so that nothing reads a report back from a notebook. It reaches the
+    preprocessor through nbgrader's config, whose values traitlets deep-copies: a sink stays itself."""
+
+    def __deepcopy__(self, memo: dict) -> ReportSink:
+        return self
+
+
 class GradeWithHiddenChecks(NbGraderPreprocessor):
-    # A batch worker (nbgrader's API in its own process) is handed each report, typed, and sends it
-    # on, so that nothing reads a report back from a notebook.
-    on_report = Callable(None, allow_none=True, help="called with (student, GradeReport)").tag(config=True)
+    report_sink = Instance(ReportSink, allow_none=True, help="where each report is left").tag(config=True)
 
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
         info = resources["nbgrader"]
@@ -75,8 +82,8 @@ class GradeWithHiddenChecks(NbGraderPreprocessor):
                            execution_count=cell.get("execution_count")),
             ]
         executed.metadata[GRADE_REPORT_KEY] = report.to_gradescope()
-        if self.on_report is not None:
-            self.on_report(info["student"], report)
+        if self.report_sink is not None:
+            self.report_sink[info["student"]] = report
         return executed, resources
 
 

@@ -17,19 +17,18 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from nbgrader.apps import NbGraderAPI
 
     from autograder.course.nbgrader_course import Course
-    from autograder.report import GradeReport
+    from autograder.course.nbgrader_grading import ReportSink
 
 
 def warm_up(assignment: str) -> None:
     """Import the checks and load the lab's data (kept for every later submission)."""
-    from autograder.checks import grader_data
-    from autograder.checks import load_lab
+    from autograder.checks import grader_data, load_lab
 
     lab = load_lab(assignment)
     lab.module()
@@ -37,7 +36,7 @@ def warm_up(assignment: str) -> None:
         grader_data.load(lab.data)
 
 
-def nbgrader_api(course: Course, on_report: Callable[[str, GradeReport], None] | None = None) -> NbGraderAPI:
+def nbgrader_api(course: Course, report_sink: ReportSink | None = None) -> NbGraderAPI:
     from nbgrader.apps import NbGraderAPI
     from traitlets.config import Config
 
@@ -50,7 +49,7 @@ def nbgrader_api(course: Course, on_report: Callable[[str, GradeReport], None] |
     config.CourseDirectory.db_url = course.db_url
     config.Exchange.root = str(course.exchange)
     config.CourseDirectory.course_id = course_config.COURSE_ID
-    config.GradeWithHiddenChecks.on_report = on_report
+    config.GradeWithHiddenChecks.report_sink = report_sink
     return NbGraderAPI(config=config)
 
 
@@ -70,12 +69,13 @@ def failure_reason(result: dict) -> str:
 
 def main(root: str, assignment: str, result_fd: int) -> int:
     from autograder.course.nbgrader_course import Course
+    from autograder.course.nbgrader_grading import ReportSink
 
     os.set_inheritable(result_fd, False)  # no kernel or other child of this process gets the pipe
     results = os.fdopen(result_fd, "w", encoding="utf-8")
     course = Course(Path(root))
-    reports: dict[str, GradeReport] = {}
-    api = nbgrader_api(course, on_report=reports.__setitem__)
+    reports = ReportSink()
+    api = nbgrader_api(course, reports)
     threading.Thread(target=warm_up, args=(assignment,), daemon=True).start()
     for line in sys.stdin:
         student = line.strip()

@@ -3,7 +3,7 @@ unified hierarchy), for what a submission may use and for what the grader itself
 
 - `Cgroup`: one per submission, below the grader's own cgroup (limits of a container apply to
   children), counting every process and tmpfs page of its kernel: memory, number of processes, CPU
-  quota (`KERNEL_CPUS` cores) and the CPU time used (what the time limits count, see kernel.py).
+  quota (`KERNEL_CPUS` cores) and the CPU time used (what the time limits count, see kernel/session.py).
 - `memory_limit_bytes`, `usable_memory_gb`, `cpu_quota`, `cpu_count`: what this process may use.
   A container (Gradescope, Docker, CI) is limited through its cgroup, which psutil and
   os.cpu_count() do not see: they report the host's memory and cores. A limit may sit on any
