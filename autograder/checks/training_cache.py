@@ -155,11 +155,12 @@ def array_digest(array: np.ndarray) -> str:
 
 @functools.lru_cache(maxsize=16)
 def source_digest(lab: str) -> str:
-    """The lab module's source, the checks' shared code and this file."""
-    from autograder.checks import CHECKS_DIR, check_module_path
+    """The lab module's source (or common.py's, for the runs it makes itself), the checks' shared
+    code and this file."""
+    from autograder.checks import CHECKS_DIR
 
     digest = hashlib.sha256()
-    for path in (check_module_path(lab), CHECKS_DIR / "common.py", Path(__file__)):
+    for path in (CHECKS_DIR / f"{lab}.py", CHECKS_DIR / "common.py", Path(__file__)):
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
