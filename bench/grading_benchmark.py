@@ -54,9 +54,8 @@ import nbformat
 import psutil
 
 import course_config
-from autograder.checks import grader_data
+from autograder.checks import grader_data, load_lab
 from autograder.course.batch import autograde_all, choose_workers
-from autograder.checks import load_lab
 from autograder.course.nbgrader_course import Course
 from autograder.course.nbgrader_grading import HIDDEN_TESTS
 from autograder.course.samples import make_sample, notebook_path, solution_sources

@@ -15,9 +15,9 @@ import io
 import tempfile
 from pathlib import Path
 
-from autograder.grading.checkrun import run_checks
-from autograder.checks.submission import StudentCodeError
 from autograder.checks import common, load_lab
+from autograder.checks.submission import StudentCodeError
+from autograder.grading.checkrun import run_checks
 from autograder.kernel import server, wire
 from autograder.kernel.wire import ArgumentWriter
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 import course_config
-from autograder.grading.grade import grade_file
 from autograder.course.samples import write_samples
+from autograder.grading.grade import grade_file
 from autograder.sandbox import namespaces
 from bench.busy_machine import cpu_hogs
 

@@ -18,10 +18,10 @@ from nbconvert.exporters import HTMLExporter
 from nbformat.v4 import new_code_cell, new_notebook
 
 import course_config
-from autograder.kernel import safe_outputs
-from autograder.grading.grade import grade_notebook
-from autograder.kernel.session import KernelSession
 from autograder.course.samples import make_sample
+from autograder.grading.grade import grade_notebook
+from autograder.kernel import safe_outputs
+from autograder.kernel.session import KernelSession
 from autograder.sandbox import namespaces
 from tests.conftest import REPO
 from tests.test_sandbox import protections_as  # noqa: F401 (a fixture)

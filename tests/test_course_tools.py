@@ -15,8 +15,8 @@ from nbgrader.api import Gradebook
 import course_config
 from autograder.course import batch
 from autograder.course.nbgrader_course import Course
-from autograder.report import CheckResult, GradeReport
 from autograder.course.samples import make_sample
+from autograder.report import CheckResult, GradeReport
 
 ASSIGNMENT = "imdb_sentiment"
 

@@ -16,8 +16,8 @@ import pytest
 from nbgrader.api import Gradebook
 
 import course_config
-from autograder.course.nbgrader_course import Course
 from autograder.course.demo import DEMO_ROSTER, student_submits
+from autograder.course.nbgrader_course import Course
 from autograder.course.samples import make_sample, solution_sources
 from autograder.course.worker import nbgrader_api
 

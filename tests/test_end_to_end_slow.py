@@ -12,8 +12,8 @@ import pytest
 from nbgrader.api import Gradebook
 
 import course_config
-from autograder.course.batch import autograde_all
 from autograder.cli import main as cli_main
+from autograder.course.batch import autograde_all
 from autograder.course.demo import DEMO_SUBMISSIONS, new_demo_course, run_cycle
 from autograder.course.samples import write_samples
 from tests.test_generated_files import secret_lines

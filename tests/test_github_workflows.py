@@ -21,10 +21,10 @@ import pytest
 import yaml
 
 import course_config
-from autograder.course import ci_templates
-from autograder.platforms import github, github_api, github_feedback, github_plan
 from autograder.checks import load_lab
+from autograder.course import ci_templates
 from autograder.course.samples import make_sample
+from autograder.platforms import github, github_api, github_feedback, github_plan
 from autograder.sandbox import namespaces
 
 ASSIGNMENT = "imdb_sentiment"

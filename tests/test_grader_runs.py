@@ -13,9 +13,8 @@ import keras
 import numpy as np
 import pytest
 
+from autograder.checks import common, imdb_sentiment as imdb
 from autograder.checks.submission import StudentCodeError, Submission
-from autograder.checks import common
-from autograder.checks import imdb_sentiment as imdb
 from autograder.kernel import wire
 
 

@@ -18,10 +18,10 @@ import pytest
 
 import course_config
 from autograder import checks
+from autograder.course.samples import make_sample
 from autograder.grading import timing
 from autograder.platforms import gradescope
 from autograder.report import GradeReport
-from autograder.course.samples import make_sample
 from autograder.sandbox import namespaces
 
 ASSIGNMENT = "imdb_sentiment"

@@ -9,8 +9,8 @@ import pytest
 from nbformat.v4 import new_code_cell
 
 from autograder import cli
-from autograder.grading.grade import grade_file
 from autograder.course.samples import make_sample
+from autograder.grading.grade import grade_file
 
 ASSIGNMENT = "imdb_sentiment"
 STRUCTURAL_CHECKS = {

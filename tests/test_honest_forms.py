@@ -21,8 +21,8 @@ import nbformat
 import numpy as np
 import pytest
 
-from autograder.kernel import server, wire
 from autograder.course.samples import solution_sources
+from autograder.kernel import server, wire
 from tests.conftest import kernel_serving
 from tests.test_multiclass_checks import tiny_mnist
 

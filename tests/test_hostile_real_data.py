@@ -8,8 +8,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell
 
-from autograder.grading.grade import grade_file
 from autograder.course.samples import make_sample
+from autograder.grading.grade import grade_file
 
 pytestmark = pytest.mark.slow
 

@@ -25,10 +25,10 @@ import pytest
 from nbformat.v4 import new_code_cell
 
 import course_config
-from autograder.grading import timing
 from autograder.checks import check_module_path, load_lab
-from autograder.grading.grade import grade_file
 from autograder.course.samples import make_sample
+from autograder.grading import timing
+from autograder.grading.grade import grade_file
 from autograder.sandbox import namespaces
 from tests.test_grading import STRUCTURAL_CHECKS
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 import course_config
-from autograder.grading.grade import grade_file
 from autograder.course.samples import write_samples
+from autograder.grading.grade import grade_file
 
 pytestmark = pytest.mark.slow
 # Every lab but IMDB, whose real-data runs go through the whole nbgrader cycle (test_end_to_end_slow.py).

@@ -10,8 +10,8 @@ import nbformat
 import numpy as np
 
 import autograder.checks.multiclass_softmax as checks
-from autograder.checks.submission import StudentCodeError
 from autograder.checks.grader_data import MnistData
+from autograder.checks.submission import StudentCodeError
 from autograder.course.samples import make_sample
 from tests.conftest import kernel_serving
 

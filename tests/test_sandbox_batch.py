@@ -23,8 +23,8 @@ from nbformat.v4 import new_code_cell, new_markdown_cell
 import course_config
 from autograder.course.batch import autograde_all
 from autograder.course.demo import new_demo_course, student_submits
-from autograder.grading.grade import grade_notebook
 from autograder.course.samples import make_sample
+from autograder.grading.grade import grade_notebook
 from autograder.sandbox import namespaces
 
 pytestmark = pytest.mark.slow

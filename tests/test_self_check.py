@@ -17,11 +17,11 @@ import yaml
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 import course_config
-from autograder.course import ci_templates
-from autograder.platforms import github
 from autograder.checks import load_lab
+from autograder.course import ci_templates
 from autograder.course.graded_parts import with_graded_parts
 from autograder.course.samples import make_sample, notebook_path
+from autograder.platforms import github
 from labtools import check, mnist
 from tests.test_github_workflows import KNOWN_ACTIONS  # actions known to exist at their majors
 from tests.test_mnist_data import tiny_arrays, write_idx

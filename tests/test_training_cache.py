@@ -15,8 +15,7 @@ import numpy as np
 import pytest
 
 import course_config
-from autograder.checks import training_cache
-from autograder.checks import imdb_sentiment as imdb
+from autograder.checks import imdb_sentiment as imdb, training_cache
 from autograder.sandbox import namespaces
 from tests.test_grader_runs import Notebook, model_data, reviews
 

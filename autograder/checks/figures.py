@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.kernel import wire
 from autograder.checks.common import type_name
+from autograder.kernel import wire
 
 
 def figure_axes(figure, produced_by: str) -> list[wire.AxesData]:

@@ -16,15 +16,14 @@ import numpy as np
 import pytest
 
 import course_config
-from autograder.checks.submission import StudentCodeError
-from autograder.checks import check
+from autograder.checks import check, grader_data, training_cache
 from autograder.checks.common import (assert_history_comes_from_its_model, assert_history_is_replayed,
                                       assert_test_accuracy, deterministic_threads, dense_activations,
                                       dense_layers, learning_rate,
                                       notebook_history, plain_history, probabilities, require_compiled, type_name)
 from autograder.checks.common import require_model as require_any_model
-from autograder.checks import grader_data, training_cache
 from autograder.checks.grader_data import multi_hot
+from autograder.checks.submission import StudentCodeError
 
 DATA = "imdb"  # what the lab reads (grader_data.DATASETS)
 NUM_WORDS = course_config.IMDB_NUM_WORDS

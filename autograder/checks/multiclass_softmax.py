@@ -16,13 +16,12 @@ import pytest
 import tensorflow as tf
 
 import course_config
-from autograder.checks import check
+from autograder.checks import check, grader_data, training_cache
 from autograder.checks.common import (assert_history_comes_from_its_model, assert_history_is_replayed,
                                       assert_test_accuracy, deterministic_threads, dense_activations,
                                       dense_layers, learning_rate, loss_name, network, notebook_history,
                                       plain_history, probabilities, require_compiled, type_name)
 from autograder.checks.common import require_model as require_any_model
-from autograder.checks import grader_data, training_cache
 
 DATA = "mnist"  # what the lab reads (grader_data.DATASETS)
 # The grader's own training run of build_small_model(): all 60,000 training images, then the test set.

@@ -21,8 +21,7 @@ import tensorflow as tf
 from sklearn.datasets import make_moons
 
 import course_config
-from autograder.checks import grader_data, training_cache
-from autograder.checks import check
+from autograder.checks import check, grader_data, training_cache
 from autograder.checks.common import (deterministic_threads, dense_activations, dense_layers, learning_rate,
                                       network, probabilities, require_compiled)
 from autograder.checks.common import require_model as require_any_model

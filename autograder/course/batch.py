@@ -29,9 +29,8 @@ import psutil
 from tqdm import tqdm
 
 import course_config
-from autograder.checks import grader_data
+from autograder.checks import grader_data, load_lab
 from autograder.course import hand_grades
-from autograder.checks import load_lab
 from autograder.course.nbgrader_course import Course, nbgrader_environment
 from autograder.report import GradeReport
 from autograder.sandbox import cgroups

@@ -20,12 +20,11 @@ from pathlib import Path
 import nbformat
 
 import course_config
-from autograder.checks import grader_data
-from autograder.grading import timing
+from autograder.checks import grader_data, load_lab
 from autograder.checks.submission import Submission
-from autograder.checks import load_lab
-from autograder.grading.grade import run_submission
 from autograder.course.samples import make_sample
+from autograder.grading import timing
+from autograder.grading.grade import run_submission
 from autograder.kernel.session import KernelSession
 
 

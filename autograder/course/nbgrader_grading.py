@@ -29,8 +29,8 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from nbgrader.utils import is_grade
 from traitlets import Instance
 
-from autograder.course.nbgrader_course import GRADE_REPORT_KEY
 from autograder.checks import load_lab
+from autograder.course.nbgrader_course import GRADE_REPORT_KEY
 from autograder.grading.grade import grade_notebook
 from autograder.report import GradeReport
 

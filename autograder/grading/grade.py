@@ -17,16 +17,15 @@ from pathlib import Path
 import nbformat
 
 import course_config
-from autograder.checks import grader_data
-from autograder.grading import timing
-from autograder.kernel import safe_outputs
-from autograder.grading.checkrun import run_checks
+from autograder.checks import Lab, as_lab, grader_data
 from autograder.checks.submission import Submission
-from autograder.checks import Lab, as_lab
+from autograder.grading import timing
+from autograder.grading.checkrun import run_checks
+from autograder.grading.tamper import find_tampering
+from autograder.kernel import safe_outputs
 from autograder.kernel.session import ExecutionResult, KernelSession
 from autograder.report import GradeReport
 from autograder.sandbox import namespaces
-from autograder.grading.tamper import find_tampering
 
 
 def grade_file(path: Path, lab: Lab | str) -> tuple[GradeReport, nbformat.NotebookNode | None]:

@@ -36,8 +36,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
 import course_config
-from autograder.kernel import safe_outputs
-from autograder.kernel import speed, wire
+from autograder.kernel import safe_outputs, speed, wire
 from autograder.kernel.wire import MIME, ArgumentWriter
 from autograder.sandbox import namespaces
 from autograder.sandbox.kernel_manager import SandboxedKernelManager

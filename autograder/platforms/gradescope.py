@@ -29,8 +29,8 @@ import zipfile
 from pathlib import Path
 
 import course_config
-from autograder.grading import timing
 from autograder.checks import load_lab
+from autograder.grading import timing
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 # The grader and what it needs (the lab's release: tamper detection compares with it); tests,
