@@ -43,7 +43,7 @@ lab: venv
 demo: release
 	COURSE_BATCH_WORKERS=2 $(BIN)/python -m autograder demo
 
-# The fast tests, two at a time (tiny data made by the tests; about N minutes, see the README).
+# The fast tests, two at a time (tiny data made by the tests; about 9 minutes, see the README).
 REAL_DATA := tests/test_end_to_end_slow.py tests/test_labs_slow.py tests/test_hostile_real_data.py tests/test_busy_machine.py \
 	tests/test_self_check_real_data.py
 test: venv
